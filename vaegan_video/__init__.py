@@ -1,0 +1,1 @@
+"""vaegan_video: the dissertation VAE-GAN trained on a film, and dream videos over its latents."""

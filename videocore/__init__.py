@@ -1,0 +1,1 @@
+"""Shared core: video files in and out, tf.data pipelines, the training loop, export, metrics."""

@@ -1,0 +1,26 @@
+"""Errors that mean "the user's input is wrong", printed by the scripts as one line."""
+
+
+class UserInputError(Exception):
+    """A problem with something the user gave us (a file, a flag, a config value).
+
+    Scripts catch this, print `str(error)` on one line and exit non-zero; nothing else
+    about it is special. Subclasses say which kind of input was wrong.
+    """
+
+
+class VideoError(UserInputError):
+    """A video (or image / folder of videos) that cannot be used, and why."""
+
+    def __init__(self, path, reason):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class ConfigError(UserInputError):
+    """A configuration value or flag that cannot work (e.g. schedule shorter than the epochs)."""
+
+
+class CheckpointError(UserInputError):
+    """A checkpoint that does not fit the model asked for (other resolution, latent size...)."""
