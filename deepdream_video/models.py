@@ -1,0 +1,214 @@
+"""InceptionV3 for dreaming: cut at the deepest dream layer, BatchNorm folded into the convs.
+
+Dreaming only ever runs the network forward and back to its *input*, never trains it, so
+each Conv2D -> BatchNormalization -> ReLU triple of Keras' InceptionV3 becomes one convolution
+with a bias (BN folded into the kernel) followed by ReLU, written as plain TF ops. That keeps
+the whole network in the compute dtype (Keras 3 BatchNormalization casts bfloat16 back to
+float32, wrapping every conv in conversions) and lets oneDNN fuse conv + bias + ReLU.
+Only the layers the dream layers depend on are kept.
+"""
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from videocore import errors
+
+
+def inception_v3(weights="auto"):
+    """The Keras InceptionV3 without its classifier (layer names `mixed0` ... `mixed10`).
+
+    Args:
+      weights: "auto" (offline converted ImageNet weights, see `videocore.inception`), "imagenet"
+        (Keras download), a path to a weights file, or None (random init; tests of shapes only).
+    Returns:
+      keras.Model taking float RGB (B, H, W, 3) in [-1, 1].
+    Raises:
+      UserInputError: weights missing, with how to get them.
+    """
+    from videocore import inception  # deferred: its import converts nothing, but pulls in keras apps
+    return inception.inception_v3(variant="keras", weights=weights, include_top=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Op:
+    """One node of the folded network: a conv(+bias+ReLU), a pooling or a concatenation."""
+
+    kind: str  # "input" | "conv" | "max_pool" | "avg_pool" | "concat"
+    name: str  # the Keras layer whose output this op produces
+    inputs: tuple = ()  # indices of earlier ops
+    window: tuple = (1, 1)  # kernel or pool size (h, w)
+    strides: tuple = (1, 1)
+    padding: str = "VALID"
+    channels: int = 3  # output channels
+    relu: bool = False
+
+
+def _window_output(size, window, stride, padding):
+    """Output length of a conv/pool along one axis (works on ints and integer tensors)."""
+    if padding == "SAME":
+        return (size + stride - 1) // stride
+    return (size - window) // stride + 1
+
+
+class DreamNet(tf.Module):
+    """InceptionV3 up to the deepest of `layer_names`, BN folded, in `compute_dtype`.
+
+    Calling it maps images (B, H, W, 3) float32 in [-1, 1] to a list of float32 activations
+    (B, h_i, w_i, C_i), one per name in `layer_names`, in that order.
+    """
+
+    def __init__(self, model, layer_names, compute_dtype="float32"):
+        super().__init__(name="dream_net")
+        self.layer_names = tuple(layer_names)
+        self.compute_dtype = tf.as_dtype(compute_dtype)
+        producer = {}
+        for layer in model.layers:
+            producer[id(layer.output)] = layer
+        self._ops = []
+        self._weights = []  # (kernel, bias) per op, None for weightless ops
+        index_of_layer = {}
+
+        def visit(layer):
+            """Appends `layer`'s op (after its inputs') and returns its index."""
+            if layer.name in index_of_layer:
+                return index_of_layer[layer.name]
+            op, weights = self._fold(layer, producer, visit)
+            self._ops.append(op)
+            self._weights.append(weights)
+            index_of_layer[layer.name] = len(self._ops) - 1
+            return index_of_layer[layer.name]
+
+        names = {layer.name for layer in model.layers}
+        self._outputs = []
+        for name in self.layer_names:
+            if name not in names:
+                raise errors.UserInputError(f"layer {name!r} is not in the model")
+            self._outputs.append(visit(model.get_layer(name)))
+        self._constants = [
+            None if w is None else (tf.constant(w[0], self.compute_dtype), tf.constant(w[1], self.compute_dtype))
+            for w in self._weights
+        ]
+
+    def _fold(self, layer, producer, visit):
+        """The op for one Keras layer; a ReLU over BN over Conv2D becomes one folded conv."""
+        def source(tensor):
+            return visit(producer[id(tensor)])
+
+        if isinstance(layer, keras.layers.InputLayer):
+            return _Op("input", layer.name), None
+        if isinstance(layer, keras.layers.Concatenate):
+            inputs = tuple(source(t) for t in layer.input)
+            channels = sum(self._ops[i].channels for i in inputs)
+            return _Op("concat", layer.name, inputs, channels=channels), None
+        if isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)):
+            inputs = (source(layer.input),)
+            kind = "max_pool" if isinstance(layer, keras.layers.MaxPooling2D) else "avg_pool"
+            return _Op(kind, layer.name, inputs, tuple(layer.pool_size), tuple(layer.strides),
+                       layer.padding.upper(), self._ops[inputs[0]].channels), None
+        relu = False
+        if isinstance(layer, keras.layers.Activation):
+            if layer.get_config()["activation"] != "relu":
+                raise ValueError(f"{layer.name}: only ReLU activations are supported")
+            relu, layer = True, producer[id(layer.input)]
+        batch_norm = None
+        if isinstance(layer, keras.layers.BatchNormalization):
+            batch_norm, layer = layer, producer[id(layer.input)]
+        if not isinstance(layer, keras.layers.Conv2D):
+            raise ValueError(f"{layer.name}: unsupported layer {type(layer).__name__} for dreaming")
+        config = layer.get_config()
+        if config["activation"] not in ("linear", None) or config["data_format"] != "channels_last":
+            raise ValueError(f"{layer.name}: only linear channels_last convolutions are supported")
+        kernel = np.asarray(layer.kernel.numpy(), np.float64)  # (kh, kw, in, out)
+        bias = np.asarray(layer.bias.numpy(), np.float64) if layer.use_bias else np.zeros(kernel.shape[-1])
+        if batch_norm is not None:
+            # BN(z) = gamma * (z - mean) / sqrt(var + eps) + beta, folded per output channel.
+            variance = np.asarray(batch_norm.moving_variance.numpy(), np.float64)
+            factor = 1.0 / np.sqrt(variance + batch_norm.epsilon)
+            if batch_norm.scale:
+                factor = factor * np.asarray(batch_norm.gamma.numpy(), np.float64)
+            shift = np.asarray(batch_norm.beta.numpy(), np.float64) if batch_norm.center else 0.0
+            bias = (bias - np.asarray(batch_norm.moving_mean.numpy(), np.float64)) * factor + shift
+            kernel = kernel * factor
+        inputs = (source(layer.input),)
+        op = _Op("conv", layer.name, inputs, tuple(layer.kernel_size), tuple(layer.strides),
+                 layer.padding.upper(), kernel.shape[-1], relu)
+        return op, (kernel.astype(np.float32), bias.astype(np.float32))
+
+    def __call__(self, images):
+        """images (B, H, W, 3) float32 in [-1, 1] -> list of float32 (B, h, w, C) activations."""
+        values = []
+        for op, weights in zip(self._ops, self._constants):
+            if op.kind == "input":
+                value = tf.cast(images, self.compute_dtype)
+            elif op.kind == "conv":
+                value = tf.nn.conv2d(values[op.inputs[0]], weights[0], (1,) + op.strides + (1,), op.padding)
+                value = tf.nn.bias_add(value, weights[1])
+                if op.relu:
+                    value = tf.nn.relu(value)
+            elif op.kind == "max_pool":
+                value = tf.nn.max_pool2d(values[op.inputs[0]], op.window, op.strides, op.padding)
+            elif op.kind == "avg_pool":
+                value = tf.nn.avg_pool2d(values[op.inputs[0]], op.window, op.strides, op.padding)
+            else:
+                value = tf.concat([values[i] for i in op.inputs], axis=-1)
+            values.append(value)
+        return [tf.cast(values[i], tf.float32) for i in self._outputs]
+
+    def channels(self, layer_name):
+        """Number of channels of a dream layer's activation."""
+        return self._ops[self._outputs[self.layer_names.index(layer_name)]].channels
+
+    def _sizes(self, height, width):
+        """Spatial size (h, w) of every op's output for an input of height x width."""
+        sizes = []
+        for op in self._ops:
+            if op.kind == "input":
+                sizes.append((height, width))
+            elif op.kind == "concat":
+                sizes.append(sizes[op.inputs[0]])
+            else:
+                h, w = sizes[op.inputs[0]]
+                sizes.append((_window_output(h, op.window[0], op.strides[0], op.padding),
+                              _window_output(w, op.window[1], op.strides[1], op.padding)))
+        return sizes
+
+    def output_size(self, layer_name, height, width):
+        """(h, w) of a dream layer's activation for an input of height x width (ints or int tensors)."""
+        return self._sizes(height, width)[self._outputs[self.layer_names.index(layer_name)]]
+
+    def stride(self):
+        """Product of strides from the input to the deepest dream layer (tile offsets must be multiples)."""
+        strides = [1] * len(self._ops)
+        for index, op in enumerate(self._ops):
+            if op.inputs:
+                strides[index] = max(strides[i] for i in op.inputs) * op.strides[0]
+        return max(strides[i] for i in self._outputs)
+
+    def receptive_field(self, layer_name):
+        """Side of the square input window that one activation of `layer_name` depends on (pixels)."""
+        fields, strides = [1] * len(self._ops), [1] * len(self._ops)
+        for index, op in enumerate(self._ops):
+            if not op.inputs:
+                continue
+            field = max(fields[i] for i in op.inputs)
+            stride = max(strides[i] for i in op.inputs)
+            fields[index] = field + (max(op.window) - 1) * stride
+            strides[index] = stride * op.strides[0]
+        return fields[self._outputs[self.layer_names.index(layer_name)]]
+
+    def activation_bytes(self, height, width):
+        """Bytes of all intermediate activations for one height x width image (the forward pass kept
+        for the backward one); a memory estimate's main term."""
+        itemsize = self.compute_dtype.size
+        return sum(h * w * op.channels * itemsize for (h, w), op in zip(self._sizes(height, width), self._ops))
+
+    def flops(self, height, width):
+        """Multiply-adds x 2 of the convolutions for one forward pass at height x width."""
+        total = 0
+        for (h, w), op in zip(self._sizes(height, width), self._ops):
+            if op.kind == "conv":
+                in_channels = self._ops[op.inputs[0]].channels
+                total += 2 * h * w * op.channels * in_channels * op.window[0] * op.window[1]
+        return total

@@ -1,0 +1,1 @@
+"""Test suite; a package so test modules in different folders may share names."""

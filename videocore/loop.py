@@ -1,0 +1,654 @@
+"""The one training loop: precision, distribution, checkpoints and resume, NaN guard, TensorBoard.
+
+Each method brings a *task* (its networks, optimizers, data and one train step); the loop does
+everything else. `train(make_task, config, workdir)`:
+
+1. creates the tf.distribute strategy from `config.loop.distribute` (before any other TF work),
+   sets the precision policy (`config.loop.precision`, "auto" by default), seeds everything;
+2. calls `make_task(setup)` inside `strategy.scope()` so that networks and optimizers are built
+   under the strategy and the policy (wrapping optimizers in a LossScaleOptimizer for float16);
+3. restores the latest checkpoint in `workdir/checkpoints` (networks, optimizers, step, data
+   position, schedules, Keras seed-generator states, the task's extra state) or starts fresh;
+4. compiles the step once: `strategy.run(task.train_step)` inside one `tf.function` whose input
+   signature is the distributed dataset's element spec, so it never retraces;
+5. runs until `num_steps` steps or `num_epochs` epochs of data, checkpointing every N steps,
+   every M minutes and on SIGTERM / SIGINT (finish the step, save, return); guards against
+   non-finite and exploding losses by rolling back to the last good checkpoint and skipping the
+   batch; writes TensorBoard scalars / images / text and shows a tqdm bar (log lines off a TTY).
+
+The task (any object; duck-typed):
+
+    networks: {name: keras.Model}, built (their variables exist).
+    optimizers: {name: keras.optimizers.Optimizer}; by default optimizer `name` trains network
+        `name`. The loop may replace entries (LossScaleOptimizer): always look them up through
+        `self.optimizers` inside the step.
+    steps_per_epoch: int, dataset elements (= train steps) per epoch.
+    make_dataset(position, global_batch) -> tf.data.Dataset of *global* batches, one element per
+        train step, starting at `position` = Position(epoch, index) and going on through later
+        epochs (if it ends, the loop calls it again at the position reached). Every tensor in an
+        element has the batch axis first: the loop splits it across replicas.
+    train_step(batch, ctx) -> {name: scalar loss}. Runs on each replica with its share of the
+        batch, inside the compiled step. Return each loss as the mean over the replica's
+        examples; the loop averages them over replicas for logging and the guard. Use
+        `ctx.minimize(tape, loss, name)` (or divide by `ctx.num_replicas` yourself and call
+        `optimizer.scale_loss`) so gradients summed over replicas are those of the global mean.
+
+  Optional:
+    trains: {optimizer name: tuple of network names} when an optimizer is not named after the
+        one network it trains.
+    schedules: {name: [value per epoch]}, e.g. a noise sigma; read as `ctx.value(name)`; kept in
+        the checkpoint (a resumed run uses the checkpoint's table).
+    state: {name: trackable}, extra variables to checkpoint (carried LSTM state,
+        a tf.random.Generator...). Create them in `make_task` (inside the strategy scope).
+    sample(step) -> {name: images (N, H, W, 3) uint8 or float in [-1, 1]}: called eagerly on the
+        chief every `sample_every_steps`; written to TensorBoard and as
+        `workdir/samples/<name>/<step>.png` grids.
+    frames_per_step: int, frames one step consumes (default: the global batch), for frames/s.
+
+Worked example (a one-network regression; a GAN has one tape and one `minimize` per network):
+
+    def make_task(setup):                       # runs inside strategy.scope()
+        return Regression(config, setup)
+
+    class Regression:
+        def __init__(self, config, setup):
+            self.networks = {"net": keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])}
+            self.optimizers = {"net": keras.optimizers.Adam(config.learning_rate)}
+            self.steps_per_epoch = 50
+            self.schedules = {"noise": [0.1, 0.05, 0.0]}        # one value per epoch
+
+        def make_dataset(self, position, global_batch):
+            # any pipeline that can start at (epoch, index), e.g. videocore.data.shuffled_batches
+            return my_batches(global_batch, start=position)
+
+        def train_step(self, batch, ctx):
+            x, y = batch
+            noise = tf.random.stateless_normal(tf.shape(x), seed=ctx.seed("noise"))
+            with tf.GradientTape() as tape:
+                prediction = self.networks["net"](x + ctx.value("noise") * noise, training=True)
+                loss = tf.reduce_mean(tf.square(precision.float32(prediction) - y))
+            ctx.minimize(tape, loss, "net")
+            return {"mse": loss}
+
+    config.loop = videocore.loop.loop_config()
+    config.loop.batch_size = 64
+    config.loop.num_epochs = 3
+    result = videocore.loop.train(make_task, config, workdir)   # resumes if workdir has checkpoints
+
+Randomness that must resume exactly: stateless ops seeded with `ctx.seed(tag)` (different per
+step and replica), Keras layers' own seed generators (checkpointed by the loop), or a
+`tf.random.Generator` in `state`. Stateful `tf.random.*` ops cannot be resumed.
+A WGAN's 5 critic updates per generator update fit in one step: let each dataset element hold
+the 5 critic batches and the generator batch (batch axis first in each), loop over them in
+`train_step`; do weight clipping with a Keras `kernel_constraint` (optimizers apply it after each
+update, in the right distribution context).
+"""
+import collections
+import dataclasses
+import math
+import pathlib
+import shutil
+import statistics
+import sys
+import time
+import zlib
+
+import keras
+import ml_collections
+import numpy as np
+import tensorflow as tf
+import tqdm
+from absl import logging
+
+from videocore import checkpoint
+from videocore import distribute
+from videocore import errors
+from videocore import precision
+from videocore import summaries
+
+Position = collections.namedtuple("Position", ["epoch", "index"])
+
+
+def loop_config():
+    """The loop's config block; each method's presets embed it as `config.loop` and override fields."""
+    config = ml_collections.ConfigDict()
+    config.batch_size = 12  # global batch, split evenly across replicas
+    config.num_epochs = 0  # stop after this many epochs of data; or
+    config.num_steps = 0  # stop after this many train steps (set exactly one of the two)
+    config.seed = 0
+    config.precision = "auto"  # auto | float32 | mixed_bfloat16 | mixed_float16
+    config.distribute = "default"  # default | mirrored | multi_worker (cluster from TF_CONFIG)
+    config.cpu_replicas = 1  # mirrored on a CPU-only machine: logical CPU devices to split into
+    config.deterministic = False  # tf op determinism (for bit-exact resume; slower on some ops)
+    config.jit_compile = False  # XLA measured 1.5-3x slower than oneDNN on CPU: off by default
+    config.restart = False  # set aside existing checkpoints / summaries and start over
+    config.checkpoint_every_steps = 1000
+    config.checkpoint_every_minutes = 30.0
+    config.keep_checkpoints = 3
+    config.log_every_steps = 10  # scalars to TensorBoard, log lines when not on a terminal
+    config.sample_every_steps = 500  # task.sample() grids; 0 = never
+    config.histogram_every_steps = 0  # weight histograms; 0 = never
+    config.guard = ml_collections.ConfigDict()
+    config.guard.spike_multiple = 10.0  # loss > this x running median is a spike; <= 0 = off
+    config.guard.window = 100  # steps in the running median
+    config.guard.min_history = 20  # good steps before spikes are judged
+    config.guard.watch = ()  # loss names judged for spikes; empty = all
+    config.guard.lr_factor = 1.0  # multiply every learning rate by this on each rollback
+    config.guard.max_rollbacks = 3  # rollbacks in a row (no checkpoint between) before giving up
+    return config
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """What `make_task` gets: the strategy it is built under and the run's fixed facts."""
+
+    strategy: tf.distribute.Strategy
+    policy: str
+    global_batch: int
+    num_replicas: int
+    is_chief: bool
+    workdir: pathlib.Path
+    seed: int
+
+    @property
+    def replica_batch(self):
+        return self.global_batch // self.num_replicas
+
+
+@dataclasses.dataclass
+class Result:
+    """What `train` returns. `stopped_by` names the signal that stopped the run early, if any."""
+
+    task: object
+    step: int
+    position: Position
+    checkpoint: str
+    stopped_by: str
+    rollbacks: int
+    traces: int
+    losses: dict
+
+
+class StepContext:
+    """What `train_step` may use besides its batch; its tensors are valid inside the compiled step."""
+
+    def __init__(self, task, trains, counters, schedules, seed, global_batch, num_replicas):
+        self._task = task
+        self._trains = trains
+        self._counters = counters
+        self._schedules = schedules
+        self._seed = seed
+        self.global_batch = global_batch
+        self.num_replicas = num_replicas
+
+    @property
+    def step(self):
+        """int64 scalar: the number of the step being run (0 for the first)."""
+        return self._counters.step.read_value()
+
+    @property
+    def epoch(self):
+        """int64 scalar: the data epoch the batch comes from."""
+        return self._counters.epoch.read_value()
+
+    def value(self, name):
+        """float32 scalar: schedule `name` at the current epoch (its last value past its end)."""
+        table = self._schedules[name]
+        index = tf.minimum(self._counters.epoch.read_value(), tf.cast(tf.shape(table)[0] - 1, tf.int64))
+        return tf.gather(table, index)
+
+    def seed(self, tag):
+        """int64 (2,) seed for stateless random ops, distinct per tag, step and replica."""
+        base = (self._seed * 1_000_003 + zlib.crc32(tag.encode())) % (2**31 - 1)
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        counter = self._counters.step.read_value() * self.num_replicas + tf.cast(replica, tf.int64)
+        return tf.stack([tf.constant(base, tf.int64), counter])
+
+    def minimize(self, tape, loss, name):
+        """One update of optimizer `name` on its networks from `loss` (this replica's mean loss).
+
+        Divides by the number of replicas (optimizers sum gradients over replicas) and applies the
+        optimizer's loss scaling (identity unless mixed_float16). Returns the gradients.
+        """
+        optimizer = self._task.optimizers[name]
+        variables = [v for network in self._trains[name]
+                     for v in self._task.networks[network].trainable_variables]
+        scaled = optimizer.scale_loss(tf.cast(loss, tf.float32) / self.num_replicas)
+        gradients = tape.gradient(scaled, variables)
+        optimizer.apply_gradients(zip(gradients, variables))
+        return gradients
+
+
+def train(make_task, config, workdir):
+    """Trains the task `make_task(setup)` builds, as `config.loop` says, in `workdir`.
+
+    workdir gets checkpoints/ (resumed automatically), tensorboard/ and samples/. Returns a
+    Result (also when stopped by SIGTERM / SIGINT, after saving). Raises ConfigError for a loop
+    config that cannot work, CheckpointError for a checkpoint that does not fit the task, and
+    checkpoint.DivergedError when losses stay bad after `guard.max_rollbacks` rollbacks in a row.
+    With distribute=multi_worker, call it before any other TensorFlow work in the process.
+    """
+    if "loop" not in config:
+        raise errors.ConfigError("config has no 'loop' block (embed videocore.loop.loop_config())")
+    loop = config.loop
+    _check_loop_config(loop)
+    workdir = pathlib.Path(workdir)
+    strategy = distribute.make_strategy(loop.distribute, cpu_replicas=loop.cpu_replicas)
+    if loop.batch_size % strategy.num_replicas_in_sync:
+        raise errors.ConfigError(
+            f"loop.batch_size={loop.batch_size} does not split evenly over "
+            f"{strategy.num_replicas_in_sync} replicas")
+    is_chief = distribute.is_chief(strategy)
+    if loop.restart and is_chief:
+        _set_aside(workdir)
+    previous_policy = precision.current_policy()
+    policy = precision.apply_policy(loop.precision)
+    try:
+        trainer = _Trainer(make_task, config, workdir, strategy, policy, is_chief)
+        return trainer.run()
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _check_loop_config(loop):
+    if (loop.num_epochs > 0) == (loop.num_steps > 0):
+        raise errors.ConfigError(
+            f"set exactly one of loop.num_epochs ({loop.num_epochs}) and loop.num_steps ({loop.num_steps})")
+    positive = ("batch_size", "checkpoint_every_steps", "keep_checkpoints", "log_every_steps")
+    for name in positive:
+        if loop[name] <= 0:
+            raise errors.ConfigError(f"loop.{name}={loop[name]} must be positive")
+    if loop.checkpoint_every_minutes <= 0:
+        raise errors.ConfigError(f"loop.checkpoint_every_minutes={loop.checkpoint_every_minutes} must be positive")
+    if loop.guard.max_rollbacks < 0 or not 0 < loop.guard.lr_factor <= 1:
+        raise errors.ConfigError("loop.guard.max_rollbacks must be >= 0 and loop.guard.lr_factor in (0, 1]")
+
+
+def _set_aside(workdir):
+    """loop.restart: moves a previous run's outputs to workdir/previous/<time>/ rather than deleting them."""
+    parts = [workdir / name for name in ("checkpoints", "tensorboard", "samples")]
+    parts = [part for part in parts if part.exists()]
+    if not parts:
+        return
+    destination = workdir / "previous" / time.strftime("%Y%m%d-%H%M%S")
+    destination.mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        shutil.move(str(part), str(destination / part.name))
+    logging.info("loop.restart: previous run moved to %s", destination)
+
+
+class _DataStream:
+    """Distributed batches from a position onwards, rebuilding the dataset when it runs out."""
+
+    def __init__(self, strategy, make_dataset, global_batch):
+        self._strategy = strategy
+        self._make_dataset = make_dataset
+        self._global_batch = global_batch
+        self._iterator = None
+        self.element_spec = None
+
+    def start(self, position):
+        dataset = self._make_dataset(Position(*position), self._global_batch)
+        if not isinstance(dataset, tf.data.Dataset):
+            raise TypeError(f"make_dataset must return a tf.data.Dataset, got {type(dataset).__name__}")
+        options = tf.data.Options()
+        # Each worker builds the whole pipeline and keeps its replicas' slices of every global batch.
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        distributed = self._strategy.experimental_distribute_dataset(dataset.with_options(options))
+        if self.element_spec is None:
+            self.element_spec = distributed.element_spec
+        self._iterator = iter(distributed)
+
+    def next(self, position):
+        try:
+            return next(self._iterator)
+        except StopIteration:
+            self.start(position)
+            try:
+                return next(self._iterator)
+            except StopIteration:
+                raise errors.ConfigError(
+                    f"make_dataset(position={tuple(position)}) produced no batches") from None
+
+
+class _Trainer:
+    """One run of the loop; `train` builds it and calls `run`."""
+
+    def __init__(self, make_task, config, workdir, strategy, policy, is_chief):
+        self.config = config
+        self.loop = config.loop
+        self.workdir = workdir
+        self.strategy = strategy
+        self.policy = policy
+        self.is_chief = is_chief
+        self.multi_worker = distribute.is_multi_worker(strategy)
+        self.num_replicas = strategy.num_replicas_in_sync
+        if self.loop.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        keras.utils.set_random_seed(self.loop.seed)
+        setup = Setup(strategy=strategy, policy=policy, global_batch=self.loop.batch_size,
+                      num_replicas=self.num_replicas, is_chief=is_chief, workdir=workdir,
+                      seed=self.loop.seed)
+        with strategy.scope():
+            self.task = make_task(setup)
+            self._check_task()
+            self.trains = dict(getattr(self.task, "trains", None) or
+                               {name: (name,) for name in self.task.optimizers})
+            for name, optimizer in list(self.task.optimizers.items()):
+                optimizer = precision.wrap_optimizer(optimizer, policy)
+                if not optimizer.built:  # the checkpoint can only restore slots that exist
+                    optimizer.build(self._variables_of(name))
+                self.task.optimizers[name] = optimizer
+            self.counters = tf.train.Checkpoint(
+                step=tf.Variable(0, dtype=tf.int64, trainable=False, name="step"),
+                epoch=tf.Variable(0, dtype=tf.int64, trainable=False, name="data_epoch"),
+                index=tf.Variable(0, dtype=tf.int64, trainable=False, name="data_index"))
+            self.schedules = {
+                name: tf.Variable(np.asarray(values, np.float32), trainable=False, name=f"schedule_{name}")
+                for name, values in (getattr(self.task, "schedules", None) or {}).items()}
+        # Local (never mirrored) flags each worker raises; the step sums them over workers so all agree.
+        self.flags = tf.Variable([0.0, 0.0], trainable=False, name="stop_and_save_flags")
+        self.context = StepContext(self.task, self.trains, self.counters, self.schedules,
+                                   self.loop.seed, self.loop.batch_size, self.num_replicas)
+        self.checkpointer = checkpoint.Checkpointer(
+            workdir / "checkpoints", self._checkpoint_objects(),
+            max_to_keep=self.loop.keep_checkpoints, is_chief=is_chief)
+        self.guard = checkpoint.LossGuard(
+            spike_multiple=self.loop.guard.spike_multiple, window=self.loop.guard.window,
+            min_history=self.loop.guard.min_history, watch=self.loop.guard.watch)
+        self.writer = summaries.Writer(workdir / "tensorboard", enabled=is_chief)
+        self.frames_per_step = int(getattr(self.task, "frames_per_step", None) or self.loop.batch_size)
+        self.traces = 0
+
+    # ---- set-up -------------------------------------------------------------------------------
+
+    def _check_task(self):
+        task = self.task
+        for attribute in ("networks", "optimizers", "steps_per_epoch", "make_dataset", "train_step"):
+            if not hasattr(task, attribute):
+                raise TypeError(f"the task has no {attribute!r} (see videocore.loop's docstring)")
+        trains = getattr(task, "trains", None) or {name: (name,) for name in task.optimizers}
+        for name in task.optimizers:
+            missing = [n for n in trains.get(name, ()) if n not in task.networks]
+            if name not in trains or missing:
+                raise errors.ConfigError(
+                    f"optimizer {name!r} trains no known network; name it after one of "
+                    f"{sorted(task.networks)} or map it in task.trains")
+        for name, network in task.networks.items():
+            if not network.built:
+                raise TypeError(f"network {name!r} is not built: build it in make_task")
+        if int(task.steps_per_epoch) <= 0:
+            raise errors.ConfigError(f"the task's steps_per_epoch={task.steps_per_epoch} must be positive")
+        for name, values in (getattr(task, "schedules", None) or {}).items():
+            if len(values) == 0:
+                raise errors.ConfigError(f"schedule {name!r} is empty")
+            if self.loop.num_epochs and len(values) < self.loop.num_epochs:
+                raise errors.ConfigError(
+                    f"schedule {name!r} has {len(values)} values but loop.num_epochs={self.loop.num_epochs}")
+
+    def _variables_of(self, optimizer_name):
+        return [v for network in self.trains[optimizer_name]
+                for v in self.task.networks[network].trainable_variables]
+
+    def _checkpoint_objects(self):
+        # Keras seed generators (Dropout, random layers) are not tracked by tf.train.Checkpoint
+        # through the model: without them a resumed run draws other dropout masks.
+        seed_states = {}
+        for name, network in self.task.networks.items():
+            weight_ids = {id(v) for v in network.weights}
+            states = [v for v in network.variables if id(v) not in weight_ids]
+            if states:
+                seed_states[name] = states
+        objects = dict(networks=dict(self.task.networks), optimizers=dict(self.task.optimizers),
+                       counters=self.counters)
+        if seed_states:
+            objects["seed_states"] = seed_states
+        if self.schedules:
+            objects["schedules"] = dict(self.schedules)
+        state = getattr(self.task, "state", None)
+        if state:
+            objects["task_state"] = dict(state)
+        return objects
+
+    # ---- the compiled step -----------------------------------------------------------------
+
+    def _compile_step(self, element_spec):
+        strategy, task, context = self.strategy, self.task, self.context
+        flags = self.flags
+        names = []
+
+        def replica_step(batch):
+            losses = task.train_step(batch, context)
+            if not isinstance(losses, dict):
+                raise TypeError("train_step must return a dict {name: scalar loss}")
+            names[:] = sorted(losses)
+            values = [tf.reshape(tf.cast(losses[name], tf.float32), []) for name in names]
+            # One vector, one all-reduce per step: the losses and this worker's stop / save flags.
+            return tf.concat([tf.stack(values) if values else tf.zeros([0]), tf.identity(flags)], 0)
+
+        if self.loop.jit_compile:
+            replica_step = tf.function(replica_step, jit_compile=True)
+
+        @tf.function(input_signature=[element_spec])
+        def step(batch):
+            self.traces += 1
+            per_replica = strategy.run(replica_step, args=(batch,))
+            total = strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+            self.counters.step.assign_add(1)
+            return total
+
+        def run(batch):
+            total = step(batch).numpy()
+            count = len(names)
+            losses = {name: float(value) / self.num_replicas for name, value in zip(names, total[:count])}
+            stop, save = total[count:] > 0
+            return losses, bool(stop), bool(save)
+
+        return run
+
+    # ---- the run ------------------------------------------------------------------------------
+
+    def _done(self, step, position):
+        if self.loop.num_steps:
+            return step >= self.loop.num_steps
+        return position.epoch >= self.loop.num_epochs
+
+    def _total_steps(self):
+        return self.loop.num_steps or self.loop.num_epochs * int(self.task.steps_per_epoch)
+
+    def _advance(self, position):
+        index = position.index + 1
+        if index >= int(self.task.steps_per_epoch):
+            return Position(position.epoch + 1, 0)
+        return Position(position.epoch, index)
+
+    def _write_position(self, position):
+        self.counters.epoch.assign(position.epoch)
+        self.counters.index.assign(position.index)
+
+    def _save(self, step, position):
+        self._write_position(position)
+        if not self._weights_finite():
+            return None
+        path = self.checkpointer.save(step)
+        self.last_save_time = time.monotonic()
+        self.rollbacks_in_row = 0
+        if path:
+            logging.info("step %d: checkpoint %s (epoch %d, batch %d)", step, path, *position)
+        return path or self.checkpointer.latest()
+
+    def _weights_finite(self):
+        for network in self.task.networks.values():
+            for variable in network.weights:
+                value = tf.convert_to_tensor(variable.value)
+                if value.dtype.is_floating and not bool(tf.reduce_all(tf.math.is_finite(value))):
+                    logging.warning("non-finite values in %s: not checkpointing them", variable.path)
+                    return False
+        return True
+
+    def _restore(self):
+        """Restores the latest checkpoint unless loop.restart; returns (path, step, position)."""
+        path = None if self.loop.restart else self.checkpointer.latest()
+        if path is None:
+            return None, 0, Position(0, 0)
+        self.checkpointer.restore(path)
+        step = int(self.counters.step.numpy())
+        position = Position(int(self.counters.epoch.numpy()), int(self.counters.index.numpy()))
+        logging.info("resumed from %s: step %d, epoch %d, batch %d", path, step, *position)
+        for name, table in self.schedules.items():
+            configured = np.asarray(self.task.schedules[name], np.float32)
+            if not np.array_equal(configured, table.numpy()):
+                logging.warning("schedule %r differs from the checkpoint's: using the checkpoint's", name)
+        return path, step, position
+
+    def _rollback(self, problem, step, position):
+        """Restores the last good checkpoint after a bad step; the data stream is not rewound."""
+        guard = self.loop.guard
+        if self.rollbacks_in_row >= guard.max_rollbacks:
+            raise checkpoint.DivergedError(
+                f"training diverged at step {step} (epoch {position.epoch}, batch {position.index}): "
+                f"{problem}, after {self.rollbacks_in_row} rollback(s) in a row; last good checkpoint "
+                f"{self.checkpointer.latest()}. Lower the learning rate or raise loop.guard.max_rollbacks")
+        self.rollbacks_in_row += 1
+        self.rollbacks += 1
+        path = self.checkpointer.restore()
+        restored_step = int(self.counters.step.numpy())
+        lowered = ""
+        if guard.lr_factor < 1:
+            for name, optimizer in self.task.optimizers.items():
+                try:
+                    optimizer.learning_rate = float(optimizer.learning_rate) * guard.lr_factor
+                except TypeError:
+                    logging.warning("optimizer %r has a learning-rate schedule: cannot lower it", name)
+            lowered = f", learning rates x{guard.lr_factor:g}"
+        logging.warning(
+            "step %d: %s; rolled back to %s (step %d), skipping batch %d of epoch %d%s "
+            "(rollback %d in a row)", step, problem, path, restored_step, position.index,
+            position.epoch, lowered, self.rollbacks_in_row)
+        self.writer.scalars(restored_step, {"guard/rollbacks": self.rollbacks})
+        return restored_step
+
+    def _write_header(self, resumed_from):
+        device = precision.describe_device(self.policy)
+        texts = {
+            "config": summaries.config_markdown(self.config),
+            "environment": summaries.environment_markdown(
+                precision=self.policy, device=device,
+                strategy=f"{type(self.strategy).__name__} ({self.num_replicas} replicas)",
+                resumed_from=resumed_from or "none (fresh start)"),
+        }
+        self.writer.text(int(self.counters.step.numpy()), texts)
+
+    def _learning_rates(self):
+        rates = {}
+        for name, optimizer in self.task.optimizers.items():
+            try:
+                rates[f"learning_rate/{name}"] = float(optimizer.learning_rate)
+            except (TypeError, ValueError):
+                pass
+        return rates
+
+    def _sample(self, step):
+        if not self.is_chief or not hasattr(self.task, "sample"):
+            return
+        images = self.task.sample(step) or {}
+        grids = {name: summaries.image_grid(np.asarray(value)) for name, value in images.items()}
+        self.writer.images(step, {f"samples/{name}": grid for name, grid in grids.items()})
+        for name, grid in grids.items():
+            summaries.save_png(self.workdir / "samples" / name / f"{step:08d}.png", grid)
+
+    def _histograms(self, step):
+        values = {f"weights/{name}/{v.path}": v.value for name, network in self.task.networks.items()
+                  for v in network.trainable_variables}
+        self.writer.histograms(step, values)
+
+    def run(self):
+        resumed_from, step, position = self._restore()
+        self.rollbacks_in_row = 0
+        self.rollbacks = 0
+        self.last_save_time = time.monotonic()
+        last_path = resumed_from
+        if resumed_from is None:
+            last_path = self._save(step, position)  # a good state to roll back to from the start
+        self._write_position(position)
+        self._write_header(resumed_from)
+
+        stream = _DataStream(self.strategy, self.task.make_dataset, self.loop.batch_size)
+        stream.start(position)
+        run_step = self._compile_step(stream.element_spec)
+        step_times = collections.deque(maxlen=50)
+        losses, stopped_by = {}, None
+        saved_at = step
+        tty = sys.stderr.isatty()
+        bar = tqdm.tqdm(total=self._total_steps(), initial=min(step, self._total_steps()),
+                        disable=not tty, unit="step", dynamic_ncols=True)
+        with checkpoint.StopSignals() as signals, bar:
+            while not self._done(step, position):
+                save_due = time.monotonic() - self.last_save_time > 60 * self.loop.checkpoint_every_minutes
+                self.flags.assign([float(signals.received is not None), float(save_due)])
+                batch = stream.next(position)
+                start = time.perf_counter()
+                losses, stop, save = run_step(batch)
+                step_time = time.perf_counter() - start
+                if not self.multi_worker:  # one process: act on a signal that arrived during the step
+                    stop = stop or signals.received is not None
+                bad_position, position = position, self._advance(position)
+                if bad_position.epoch != position.epoch:
+                    self.counters.epoch.assign(position.epoch)
+                problem = self.guard.problem(losses)
+                if problem:
+                    step = self._rollback(problem, step + 1, bad_position)
+                    saved_at = None  # the skip moved the data position: save it before leaving
+                    self.counters.epoch.assign(position.epoch)
+                    bar.n = min(step, bar.total)
+                    bar.refresh()
+                    if stop:
+                        stopped_by = signals.received or "signal on another worker"
+                        break
+                    continue
+                self.guard.record(losses)
+                step += 1
+                step_times.append(step_time)
+                frames_per_second = self.frames_per_step / step_time
+                bar.update(1)
+                bar.set_postfix({**{k: f"{v:.4g}" for k, v in losses.items()},
+                                 "fps": f"{frames_per_second:.1f}", "epoch": position.epoch}, refresh=False)
+                if step % self.loop.log_every_steps == 0:
+                    scalars = {f"losses/{name}": value for name, value in losses.items()}
+                    scalars.update(self._learning_rates())
+                    scalars.update({"perf/step_time_s": step_time, "perf/frames_per_s": frames_per_second,
+                                    "progress/epoch": position.epoch})
+                    self.writer.scalars(step, scalars)
+                    if not tty:
+                        self._log_line(step, position, losses, step_times)
+                done = self._done(step, position)
+                if self.loop.sample_every_steps and (step % self.loop.sample_every_steps == 0 or done):
+                    self._sample(step)
+                if self.loop.histogram_every_steps and step % self.loop.histogram_every_steps == 0:
+                    self._histograms(step)
+                if step % self.loop.checkpoint_every_steps == 0 or save or stop or done:
+                    last_path = self._save(step, position) or last_path
+                    saved_at = step
+                if stop:
+                    stopped_by = signals.received or "signal on another worker"
+                    break
+        if saved_at != step:
+            last_path = self._save(step, position) or last_path
+        self.writer.flush()
+        self.writer.close()
+        if stopped_by:
+            logging.warning("stopped by %s at step %d; checkpoint %s; run again with the same workdir to resume",
+                            stopped_by, step, last_path)
+        else:
+            logging.info("finished at step %d (epoch %d, batch %d); checkpoint %s", step, *position, last_path)
+        return Result(task=self.task, step=step, position=position, checkpoint=last_path,
+                      stopped_by=stopped_by, rollbacks=self.rollbacks, traces=self.traces, losses=losses)
+
+    def _log_line(self, step, position, losses, step_times):
+        median = statistics.median(step_times)
+        remaining = max(self._total_steps() - step, 0) * median
+        eta = time.strftime("%H:%M:%S", time.gmtime(remaining)) if math.isfinite(remaining) else "?"
+        loss_text = " ".join(f"{name} {value:.4g}" for name, value in losses.items())
+        logging.info("step %d/%d epoch %d batch %d | %s | %.1f frames/s | ETA %s", step,
+                     self._total_steps(), position.epoch, position.index, loss_text,
+                     self.frames_per_step / median, eta)
