@@ -139,6 +139,7 @@ def ordered_batches(source, batch_size: int, dtype=tf.float32, *, size=None, asp
 
     source: a FrameStore, or a video path streamed straight from the decoder (with optional
     crop `aspect`, resize `size` = (w, h) and time range) without building a store.
+    dtype=tf.uint8 keeps the frames as they are (uint8 [0, 255]).
     """
     if isinstance(source, framestore.FrameStore):
         frames = source.frames
@@ -163,7 +164,9 @@ def ordered_batches(source, batch_size: int, dtype=tf.float32, *, size=None, asp
 
     dataset = tf.data.Dataset.from_generator(
         generate, output_signature=tf.TensorSpec((None, height, width, 3), tf.uint8))
-    return dataset.map(lambda x: to_float(x, dtype), num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    if tf.as_dtype(dtype) != tf.uint8:
+        dataset = dataset.map(lambda x: to_float(x, dtype), num_parallel_calls=AUTOTUNE)
+    return dataset.prefetch(AUTOTUNE)
 
 
 def _cropped_size(info, aspect):

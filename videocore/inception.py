@@ -15,6 +15,7 @@ import os
 import pathlib
 import sys
 import tempfile
+import warnings
 
 import keras
 import numpy as np
@@ -294,11 +295,27 @@ def load_params_file(path):
     if path.suffix == ".npz":
         return _load_npz(str(path.resolve()))
     model = build("keras")
-    try:
-        model.load_weights(str(path))
-    except Exception as error:  # Keras raises ValueError, OSError or h5py errors for foreign files.
-        raise errors.CheckpointError(f"{path}: cannot load as InceptionV3 (no top) weights: {error}") from error
+    _load_keras_weights(model, path, "InceptionV3 (no top)")
     return params_from_model(model)
+
+
+def _load_keras_weights(model, path, what):
+    """model.load_weights(path), but a file that does not fill every conv is a CheckpointError.
+
+    Keras only warns when parts of a .weights.h5 do not match and keeps those layers' random
+    weights; comparing the kernels before and after catches that.
+    """
+    kernels_before = [model.get_layer(_conv_name(i)).kernel.numpy() for i in range(NUM_CONV_LAYERS)]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.load_weights(str(path))
+    except Exception as error:  # Keras raises ValueError, OSError or h5py errors for foreign files.
+        raise errors.CheckpointError(f"{path}: cannot load as {what} weights: {str(error).splitlines()[0]}") from error
+    unset = [i for i, before in enumerate(kernels_before)
+             if np.array_equal(before, model.get_layer(_conv_name(i)).kernel.numpy())]
+    if unset:
+        raise errors.CheckpointError(f"{path}: holds no weights for {len(unset)} of the {NUM_CONV_LAYERS} conv layers")
 
 
 def prepare_weights(progress=True):
@@ -388,10 +405,7 @@ def _with_top_weights(model, weights):
                 f"{type(error).__name__}") from error
     else:
         reference = build("keras", include_top=True)
-        try:
-            reference.load_weights(str(weights))
-        except Exception as error:
-            raise errors.CheckpointError(f"{weights}: cannot load as InceptionV3 (with top) weights: {error}") from error
+        _load_keras_weights(reference, weights, "InceptionV3 (with top)")
     full = build("keras", include_top=True)
     full.set_weights(reference.get_weights())
     assign_params(model, params_from_model(full), source=str(weights))

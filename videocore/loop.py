@@ -213,8 +213,9 @@ class StepContext:
         optimizer = self._task.optimizers[name]
         variables = [v for network in self._trains[name]
                      for v in self._task.networks[network].trainable_variables]
-        scaled = optimizer.scale_loss(tf.cast(loss, tf.float32) / self.num_replicas)
-        gradients = tape.gradient(scaled, variables)
+        # The tape is closed by now, so the scaling enters as the output gradient instead of an op.
+        factor = optimizer.scale_loss(tf.constant(1.0)) / self.num_replicas
+        gradients = tape.gradient(loss, variables, output_gradients=tf.cast(factor, loss.dtype))
         optimizer.apply_gradients(zip(gradients, variables))
         return gradients
 
@@ -590,8 +591,6 @@ class _Trainer:
                 start = time.perf_counter()
                 losses, stop, save = run_step(batch)
                 step_time = time.perf_counter() - start
-                if not self.multi_worker:  # one process: act on a signal that arrived during the step
-                    stop = stop or signals.received is not None
                 bad_position, position = position, self._advance(position)
                 if bad_position.epoch != position.epoch:
                     self.counters.epoch.assign(position.epoch)
@@ -626,6 +625,8 @@ class _Trainer:
                     self._sample(step)
                 if self.loop.histogram_every_steps and step % self.loop.histogram_every_steps == 0:
                     self._histograms(step)
+                if not self.multi_worker:  # one process: act at once on a signal that came mid-step
+                    stop = stop or signals.received is not None
                 if step % self.loop.checkpoint_every_steps == 0 or save or stop or done:
                     last_path = self._save(step, position) or last_path
                     saved_at = step

@@ -6,6 +6,7 @@ measures compare frame i of one with frame i of the other.
 """
 import functools
 import itertools
+import logging
 import pathlib
 
 import cv2
@@ -18,6 +19,8 @@ from videocore import errors
 from videocore import flow as flow_lib
 from videocore import inception
 from videocore import video
+
+log = logging.getLogger(__name__)
 
 FID_SIZE = 299
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -132,11 +135,11 @@ def inception_features(frames, batch_size=32, dtype="float32", progress=False):
         raise errors.UserInputError(f"batch_size must be >= 1, got {batch_size}")
     extract = _feature_extractor(dtype)
     features = []
-    batches = _same_size_batches(frames, batch_size)
-    if progress:
-        batches = tqdm.tqdm(batches, desc="inception features", unit="batch")
-    for batch in batches:
-        features.append(extract(tf.constant(batch)).numpy().astype(np.float64))
+    total = len(frames) if hasattr(frames, "__len__") else None
+    with tqdm.tqdm(total=total, desc="inception features", unit="frame", disable=not progress) as bar:
+        for batch in _same_size_batches(frames, batch_size):
+            features.append(extract(tf.constant(batch)).numpy().astype(np.float64))
+            bar.update(len(batch))
     if not features:
         raise errors.UserInputError("inception_features: no frames given")
     return np.concatenate(features)
@@ -320,3 +323,39 @@ def warping_error(output_frames, input_frames, flow="dis"):
     if not errors_per_step:
         raise errors.UserInputError("warping_error needs at least 2 frames")
     return float(np.mean(errors_per_step))
+
+
+# ---------------------------------------------------------------------------------------------
+# Two videos (or frame folders) at once
+
+
+METRICS = ("fid", "psnr", "ssim", "collapse", "warp")
+
+
+def compare(output_path, input_path, names=METRICS, *, size=None, max_frames=None, flow="dis", progress=False):
+    """Measures `output_path` against `input_path` (videos or folders of images).
+
+    names: any of METRICS. "collapse" and "warp" treat the first as the processed output and the
+    second as the input it was made from; "psnr"/"ssim" need equal frame sizes (use `size`).
+    size: (width, height) both are resized to, or None. max_frames: use only the first frames.
+    Both sequences are decoded once into memory. Returns {name: value}.
+    """
+    unknown = [name for name in names if name not in METRICS]
+    if unknown or not names:
+        raise errors.UserInputError(f"metrics {unknown or names}: choose from {', '.join(METRICS)}")
+    sequences = [list(itertools.islice(frames_from(path, size), max_frames)) for path in (output_path, input_path)]
+    output_frames, input_frames = sequences
+    # Paired measures use the common length (re-encoding can add or drop a frame at the end).
+    count = min(len(output_frames), len(input_frames))
+    if len(output_frames) != len(input_frames) and set(names) - {"fid"}:
+        log.warning("%s has %d frames, %s has %d: paired metrics use the first %d",
+                    output_path, len(output_frames), input_path, len(input_frames), count)
+    paired_output, paired_input = output_frames[:count], input_frames[:count]
+    measures = {
+        "fid": lambda: fid(output_frames, input_frames, progress=progress),
+        "psnr": lambda: psnr(paired_output, paired_input),
+        "ssim": lambda: ssim(paired_output, paired_input),
+        "collapse": lambda: temporal_collapse_ratio(paired_output, paired_input),
+        "warp": lambda: warping_error(paired_output, paired_input, flow=flow),
+    }
+    return {name: measures[name]() for name in names}

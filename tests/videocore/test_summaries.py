@@ -1,0 +1,100 @@
+"""TensorBoard writing: grids, the Writer's four kinds of summary, and what the loop writes."""
+import numpy as np
+import PIL.Image
+import pytest
+
+from tests.videocore import events
+from tests.videocore import tiny_task
+from videocore import loop
+from videocore import summaries
+
+
+def test_image_grid_places_each_image_and_scales_floats():
+    images = np.zeros((5, 4, 6, 3), np.float32)
+    for index in range(5):
+        images[index] = -1.0 + 0.5 * index  # index 4 is +1.0 -> 255
+    grid = summaries.image_grid(images, columns=3, padding=2)
+    assert grid.shape == (2 * (4 + 2) + 2, 3 * (6 + 2) + 2, 3)
+    assert grid.dtype == np.uint8
+    # image 4 sits in row 1, column 1; its top-left pixel is at (2 + 6, 2 + 8).
+    assert grid[8, 10, 0] == 255
+    assert grid[2, 2, 0] == 0  # image 0 is -1.0
+    assert grid[2, 2 + 8, 0] == round(0.5 * 127.5)  # image 1 is -0.5
+    # The sixth cell is empty padding.
+    assert not grid[8:12, 18:24].any()
+
+
+def test_image_grid_accepts_uint8_and_grey():
+    grey = np.full((2, 3, 3, 1), 200, np.uint8)
+    grid = summaries.image_grid(grey, padding=0)
+    assert grid.shape == (3, 6, 3)
+    assert (grid == 200).all()
+    with pytest.raises(ValueError, match="shape"):
+        summaries.image_grid(np.zeros((2, 3, 3, 2), np.uint8))
+
+
+def test_save_png_round_trips(tmp_path):
+    image = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    path = tmp_path / "deep" / "grid.png"
+    summaries.save_png(path, image)
+    assert np.array_equal(np.asarray(PIL.Image.open(path)), image)
+    assert [p.name for p in path.parent.iterdir()] == ["grid.png"]  # no temp file left
+
+
+def test_writer_writes_four_kinds_read_back_by_tensorboard(tmp_path):
+    writer = summaries.Writer(tmp_path / "run")
+    writer.scalars(3, {"loss/a": 1.5, "loss/b": -2.0})
+    writer.scalars(4, {"loss/a": 0.25})
+    image = np.random.default_rng(1).integers(0, 256, (6, 10, 3), dtype=np.uint8)
+    writer.images(4, {"grid": image})
+    writer.text(0, {"notes": "# hello\n`code`"})
+    writer.histograms(4, {"weights": np.arange(10, dtype=np.float32)})
+    writer.close()
+    values = events.read(tmp_path / "run")
+    assert [(step, float(v)) for step, v in values["loss/a"]] == [(3, 1.5), (4, 0.25)]
+    assert [(step, float(v)) for step, v in values["loss/b"]] == [(3, -2.0)]
+    assert np.array_equal(events.decode_image(values["grid"][0][1]), image)
+    assert values["notes"][0][1].item().decode() == "# hello\n`code`"
+    buckets = values["weights"][0][1]  # (buckets, 3): left edge, right edge, count
+    assert buckets[:, 2].sum() == 10
+    assert buckets[0, 0] == 0 and buckets[-1, 1] == 9
+
+
+def test_disabled_writer_writes_nothing(tmp_path):
+    writer = summaries.Writer(tmp_path / "run", enabled=False)
+    writer.scalars(1, {"x": 1.0})
+    writer.close()
+    assert not (tmp_path / "run").exists()
+
+
+def test_loop_writes_losses_rates_speed_text_and_samples_at_intervals(tmp_path):
+    config = tiny_task.tiny_config(num_steps=12, log_every_steps=3, sample_every_steps=5,
+                                   histogram_every_steps=6)
+    result = loop.train(lambda setup: tiny_task.TinyTask(config, setup), config, tmp_path)
+    values = events.read(tmp_path / "tensorboard")
+
+    assert [step for step, _ in values["losses/mse"]] == [3, 6, 9, 12]
+    assert float(values["losses/mse"][-1][1]) == pytest.approx(result.losses["mse"], rel=1e-6)
+    # The schedule's value at step s is that of the epoch its batch came from (7 batches / epoch).
+    for step, value in values["losses/noise"]:
+        assert float(value) == pytest.approx(config.noise_schedule[(step - 1) // 7])
+    assert all(float(v) == pytest.approx(config.learning_rate) for _, v in values["learning_rate/net"])
+    assert all(float(v) > 0 for _, v in values["perf/step_time_s"])
+    assert all(float(v) > 0 for _, v in values["perf/frames_per_s"])
+
+    environment = values["environment"][0][1].item().decode()
+    assert "float32" in environment and "tensorflow" in environment and "keras" in environment
+    assert "num_steps" in values["config"][0][1].item().decode()
+
+    # Samples at the interval and at the end only, as TensorBoard images and PNG files.
+    assert [step for step, _ in values["samples/inputs"]] == [5, 10, 12]
+    grid = events.decode_image(values["samples/inputs"][0][1])
+    png = np.asarray(PIL.Image.open(tmp_path / "samples" / "inputs" / "00000005.png"))
+    assert np.array_equal(grid, png)
+    assert np.array_equal(png, summaries.image_grid(result.task.images[:4]))
+    assert sorted(p.name for p in (tmp_path / "samples" / "inputs").iterdir()) == [
+        "00000005.png", "00000010.png", "00000012.png"]
+    # Layer names carry Keras' process-wide counters (conv2d_3...): match the tags loosely.
+    histograms = [tag for tag in values if tag.startswith("weights/net/")]
+    assert len(histograms) == len(result.task.networks["net"].trainable_variables)
+    assert all([step for step, _ in values[tag]] == [6, 12] for tag in histograms)

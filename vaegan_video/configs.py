@@ -1,0 +1,116 @@
+"""Presets for the VAE-GAN: `dissertation()` holds the published values; others override a few.
+
+Launch with a preset and overrides:
+    python -m run_scripts.vaegan_train --config=vaegan_video/configs.py:blade_runner \
+        --config.data.videos=film.mkv --workdir=runs/blade_runner
+"""
+
+import ml_collections
+
+from videocore import loop
+
+
+def dissertation():
+    """Chapter 4 of "Autoencoding Video Frames" (section numbers in the comments)."""
+    config = ml_collections.ConfigDict()
+
+    config.model = ml_collections.ConfigDict()
+    config.model.height = 144  # 4.2: 256x144 frames (Table 1 prints 114: a typo)
+    config.model.width = 256
+    config.model.latent_dim = 200  # 4.2: z has 200 dimensions
+    config.model.filters = (80, 160, 320, 640)  # Tables 1-3 (decoder layer 3 is 160, not 180)
+    config.model.kernel_size = 5  # 4.2.1: 5x5 filters, stride 2
+    config.model.leaky_relu_slope = 0.01  # eq. 4.5 is garbled; 0.01 is the value it prints (Maas et al.)
+    config.model.bn_momentum = 0.9  # not given; TF 0.x's batch-norm examples used 0.9
+    config.model.bn_epsilon = 1e-5
+
+    config.loss = ml_collections.ConfigDict()
+    config.loss.gamma = 2.5  # 4.4: weight of L_like in the decoder's objective (eq. 4.14)
+    config.loss.gan_clip_min = 1e-8  # 6.2 footnote 3: Dis output clipped to [1e-8, 1] before the logs
+    config.loss.kl_reduction = "mean"  # "mean" over batch and latents, or "sum" over latents
+    config.loss.similarity = "learned"  # "learned" (eq. 4.11) or "pixel" (plain MSE, for comparison)
+
+    config.optimizer = ml_collections.ConfigDict()
+    config.optimizer.learning_rate = 2e-4  # 4.5: Adam, learning rate 0.0002
+    config.optimizer.beta_1 = 0.5  # 4.5: "momentum of 0.5"
+    config.optimizer.clip_value = 100.0  # 6.2: gradients clipped to |g| <= 100; 0 = off
+
+    config.data = ml_collections.ConfigDict()
+    config.data.videos = ()  # one or several films
+    config.data.aspect = "16:9"  # 5.1: Blade Runner's 2.35:1 cropped to 16:9
+    config.data.start = ml_collections.FieldReference(None, field_type=float)  # seconds; trims credits (5.1)
+    config.data.end = ml_collections.FieldReference(None, field_type=float)
+    config.data.cache_dir = ""  # frame stores; "" = ~/.cache/neural_video/frames
+
+    # 4.5.1: the noise eps ~ N(0, sigma^2) in z = mu + sigma_z * eps, one sigma per epoch.
+    config.noise_schedule = (0.25,)
+
+    config.loop = loop.loop_config()
+    config.loop.batch_size = 12  # 4.1: mini-batches of 12
+    config.loop.num_epochs = 6  # 5.1: six epochs
+    config.loop.sample_every_steps = 1000
+    config.loop.guard.watch = ("kl", "like", "gan")
+
+    config.num_samples = 6  # frames per row in the sample grids (x, x_bar, x_p: Figures 5.1-5.6)
+    config.reconstruct = ml_collections.ConfigDict()
+    config.reconstruct.batch_size = 12
+    config.reconstruct.noise = 0.0  # 4.6: no noise when running the model (0.0001 for a little variation)
+    return config
+
+
+def blade_runner():
+    """Section 5.1: six epochs with the noise schedule of its table."""
+    config = dissertation()
+    config.noise_schedule = (0.25, 0.25, 0.01, 0.01, 0.05, 0.05)
+    return config
+
+
+def scanner_darkly():
+    """Section 5.2: already 16:9; six epochs with its own noise schedule."""
+    config = dissertation()
+    config.noise_schedule = (0.25, 0.1, 0.1, 0.05, 0.05, 0.05)
+    return config
+
+
+def quick():
+    """Small enough to train meaningfully in minutes on a 2-core CPU (64x36 frames, latent 64)."""
+    config = dissertation()
+    config.model.height = 48
+    config.model.width = 80
+    config.model.filters = (32, 64, 128, 256)
+    config.model.latent_dim = 64
+    config.loop.batch_size = 12
+    config.loop.num_epochs = 12
+    config.loop.sample_every_steps = 100
+    config.loop.checkpoint_every_steps = 200
+    config.loop.log_every_steps = 10
+    config.noise_schedule = (0.25, 0.25, 0.1, 0.1, 0.05, 0.05, 0.05, 0.01, 0.01, 0.01, 0.01, 0.01)
+    return config
+
+
+def tiny():
+    """For tests: a few seconds per dozen steps."""
+    config = quick()
+    config.model.height = 32
+    config.model.width = 32
+    config.model.filters = (8, 16, 16, 32)
+    config.model.latent_dim = 16
+    config.loop.batch_size = 4
+    config.loop.num_epochs = 2
+    config.loop.sample_every_steps = 4
+    config.loop.checkpoint_every_steps = 4
+    config.loop.log_every_steps = 1
+    config.loop.guard.min_history = 1000
+    config.num_samples = 4
+    config.reconstruct.batch_size = 5
+    config.noise_schedule = (0.25, 0.1)
+    return config
+
+
+def get_config(name="dissertation"):
+    """For `ml_collections.config_flags`: --config=vaegan_video/configs.py:quick."""
+    presets = {"dissertation": dissertation, "blade_runner": blade_runner, "scanner_darkly": scanner_darkly,
+               "quick": quick, "tiny": tiny}
+    if name not in presets:
+        raise ValueError(f"unknown preset {name!r}; choose from {sorted(presets)}")
+    return presets[name]()
