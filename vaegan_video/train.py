@@ -11,6 +11,7 @@ from videocore import data
 from videocore import errors
 from videocore import framestore
 from videocore import loop
+from videocore import summaries
 from vaegan_video import losses
 from vaegan_video import models
 
@@ -111,7 +112,8 @@ class VaeGanTask:
         x_bar = self.networks["decoder"](mu, training=False)
         x_p = self.networks["decoder"](tf.constant(self._sample_prior), training=False)
         rows = [data.to_uint8(x).numpy(), data.to_uint8(x_bar).numpy(), data.to_uint8(x_p).numpy()]
-        return {"x_xbar_xp": np.concatenate(rows)}
+        grid = summaries.image_grid(np.concatenate(rows), columns=len(self._sample_frames))
+        return {"x_xbar_xp": grid[None]}
 
 
 def save_config(config, workdir):

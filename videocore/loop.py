@@ -85,7 +85,7 @@ update, in the right distribution context).
 """
 import collections
 import dataclasses
-import math
+import datetime
 import pathlib
 import shutil
 import statistics
@@ -204,18 +204,30 @@ class StepContext:
         counter = self._counters.step.read_value() * self.num_replicas + tf.cast(replica, tf.int64)
         return tf.stack([tf.constant(base, tf.int64), counter])
 
-    def minimize(self, tape, loss, name):
+    def minimize(self, tape, loss, name, clip_value=None):
         """One update of optimizer `name` on its networks from `loss` (this replica's mean loss).
 
         Divides by the number of replicas (optimizers sum gradients over replicas) and applies the
         optimizer's loss scaling (identity unless mixed_float16). Returns the gradients.
+        clip_value: clip each element of the *global* gradient to [-clip_value, clip_value]. With
+        several replicas the gradients are summed first, so the bound means the same on any number
+        of replicas (Keras' own clipping acts per replica, before the sum).
         """
         optimizer = self._task.optimizers[name]
         variables = [v for network in self._trains[name]
                      for v in self._task.networks[network].trainable_variables]
         # The tape is closed by now, so the scaling enters as the output gradient instead of an op.
-        factor = optimizer.scale_loss(tf.constant(1.0)) / self.num_replicas
+        scale = optimizer.scale_loss(tf.constant(1.0))
+        factor = scale / self.num_replicas
         gradients = tape.gradient(loss, variables, output_gradients=tf.cast(factor, loss.dtype))
+        if clip_value:
+            if self.num_replicas > 1:
+                # Each replica then holds an equal share of the global gradient; the optimizer's
+                # own cross-replica sum puts the clipped global gradient back together.
+                total = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, gradients)
+                gradients = [g / self.num_replicas for g in total]
+            bound = float(clip_value) * factor
+            gradients = [tf.clip_by_value(g, -tf.cast(bound, g.dtype), tf.cast(bound, g.dtype)) for g in gradients]
         optimizer.apply_gradients(zip(gradients, variables))
         return gradients
 
@@ -449,10 +461,10 @@ class _Trainer:
 
     # ---- the run ------------------------------------------------------------------------------
 
-    def _done(self, step, position):
+    def _done(self):
         if self.loop.num_steps:
-            return step >= self.loop.num_steps
-        return position.epoch >= self.loop.num_epochs
+            return self.step >= self.loop.num_steps
+        return self.position.epoch >= self.loop.num_epochs
 
     def _total_steps(self):
         return self.loop.num_steps or self.loop.num_epochs * int(self.task.steps_per_epoch)
@@ -467,23 +479,23 @@ class _Trainer:
         self.counters.epoch.assign(position.epoch)
         self.counters.index.assign(position.index)
 
-    def _save(self, step, position):
-        self._write_position(position)
-        if not self._weights_finite():
-            return None
-        path = self.checkpointer.save(step)
+    def _save(self):
+        """Checkpoints the current state unless its weights are non-finite; resets the rollback count."""
+        self._write_position(self.position)
+        path = self.checkpointer.save(self.step)
         self.last_save_time = time.monotonic()
+        self.saved_at = self.step
         self.rollbacks_in_row = 0
         if path:
-            logging.info("step %d: checkpoint %s (epoch %d, batch %d)", step, path, *position)
-        return path or self.checkpointer.latest()
+            logging.info("step %d: checkpoint %s (epoch %d, batch %d)", self.step, path, *self.position)
+        self.last_path = path or self.checkpointer.latest()
 
     def _weights_finite(self):
         for network in self.task.networks.values():
             for variable in network.weights:
                 value = tf.convert_to_tensor(variable.value)
                 if value.dtype.is_floating and not bool(tf.reduce_all(tf.math.is_finite(value))):
-                    logging.warning("non-finite values in %s: not checkpointing them", variable.path)
+                    logging.warning("non-finite values in %s", variable.path)
                     return False
         return True
 
@@ -502,18 +514,21 @@ class _Trainer:
                 logging.warning("schedule %r differs from the checkpoint's: using the checkpoint's", name)
         return path, step, position
 
-    def _rollback(self, problem, step, position):
-        """Restores the last good checkpoint after a bad step; the data stream is not rewound."""
+    def _rollback(self, problem, bad_step, batch_position):
+        """Restores the last good checkpoint after bad step `bad_step`; the data stream goes on."""
         guard = self.loop.guard
         if self.rollbacks_in_row >= guard.max_rollbacks:
             raise checkpoint.DivergedError(
-                f"training diverged at step {step} (epoch {position.epoch}, batch {position.index}): "
-                f"{problem}, after {self.rollbacks_in_row} rollback(s) in a row; last good checkpoint "
-                f"{self.checkpointer.latest()}. Lower the learning rate or raise loop.guard.max_rollbacks")
+                f"training diverged at step {bad_step} (epoch {batch_position.epoch}, batch "
+                f"{batch_position.index}): {problem}, after {self.rollbacks_in_row} rollback(s) in a row; "
+                f"last good checkpoint {self.checkpointer.latest()}. Lower the learning rate or raise "
+                "loop.guard.max_rollbacks")
         self.rollbacks_in_row += 1
         self.rollbacks += 1
         path = self.checkpointer.restore()
-        restored_step = int(self.counters.step.numpy())
+        self.step = int(self.counters.step.numpy())
+        self.saved_at = None  # the skipped batch moved the data position: save it before leaving
+        self._write_position(self.position)  # the restore rewound the counters; the data goes on
         lowered = ""
         if guard.lr_factor < 1:
             for name, optimizer in self.task.optimizers.items():
@@ -523,11 +538,11 @@ class _Trainer:
                     logging.warning("optimizer %r has a learning-rate schedule: cannot lower it", name)
             lowered = f", learning rates x{guard.lr_factor:g}"
         logging.warning(
-            "step %d: %s; rolled back to %s (step %d), skipping batch %d of epoch %d%s "
-            "(rollback %d in a row)", step, problem, path, restored_step, position.index,
-            position.epoch, lowered, self.rollbacks_in_row)
-        self.writer.scalars(restored_step, {"guard/rollbacks": self.rollbacks})
-        return restored_step
+            "step %d: %s; rolled back to %s (step %d), skipping batch %d of epoch %d (the data goes "
+            "on after it; batches since step %d are not replayed)%s (rollback %d in a row)", bad_step,
+            problem, path, self.step, batch_position.index, batch_position.epoch, self.step, lowered,
+            self.rollbacks_in_row)
+        self.writer.scalars(self.step, {"guard/rollbacks": self.rollbacks})
 
     def _write_header(self, resumed_from):
         device = precision.describe_device(self.policy)
@@ -564,91 +579,94 @@ class _Trainer:
         self.writer.histograms(step, values)
 
     def run(self):
-        resumed_from, step, position = self._restore()
+        resumed_from, self.step, self.position = self._restore()
         self.rollbacks_in_row = 0
         self.rollbacks = 0
         self.last_save_time = time.monotonic()
-        last_path = resumed_from
+        self.last_path = resumed_from
+        self.saved_at = self.step
         if resumed_from is None:
-            last_path = self._save(step, position)  # a good state to roll back to from the start
-        self._write_position(position)
+            self._save()  # a good state to roll back to from the very start
+        self._write_position(self.position)
         self._write_header(resumed_from)
-
         stream = _DataStream(self.strategy, self.task.make_dataset, self.loop.batch_size)
-        stream.start(position)
+        stream.start(self.position)
         run_step = self._compile_step(stream.element_spec)
-        step_times = collections.deque(maxlen=50)
+        self.step_times = collections.deque(maxlen=50)
+        self.tty = sys.stderr.isatty()
+        total = self._total_steps()
+        bar = tqdm.tqdm(total=total, initial=min(self.step, total), disable=not self.tty,
+                        unit="step", dynamic_ncols=True)
         losses, stopped_by = {}, None
-        saved_at = step
-        tty = sys.stderr.isatty()
-        bar = tqdm.tqdm(total=self._total_steps(), initial=min(step, self._total_steps()),
-                        disable=not tty, unit="step", dynamic_ncols=True)
-        with checkpoint.StopSignals() as signals, bar:
-            while not self._done(step, position):
-                save_due = time.monotonic() - self.last_save_time > 60 * self.loop.checkpoint_every_minutes
-                self.flags.assign([float(signals.received is not None), float(save_due)])
-                batch = stream.next(position)
-                start = time.perf_counter()
-                losses, stop, save = run_step(batch)
-                step_time = time.perf_counter() - start
-                bad_position, position = position, self._advance(position)
-                if bad_position.epoch != position.epoch:
-                    self.counters.epoch.assign(position.epoch)
-                problem = self.guard.problem(losses)
-                if problem:
-                    step = self._rollback(problem, step + 1, bad_position)
-                    saved_at = None  # the skip moved the data position: save it before leaving
-                    self.counters.epoch.assign(position.epoch)
-                    bar.n = min(step, bar.total)
-                    bar.refresh()
+        try:
+            with checkpoint.StopSignals() as signals, bar:
+                while not self._done():
+                    save_due = time.monotonic() - self.last_save_time > 60 * self.loop.checkpoint_every_minutes
+                    self.flags.assign([float(signals.received is not None), float(save_due)])
+                    batch = stream.next(self.position)
+                    start = time.perf_counter()
+                    losses, stop, save = run_step(batch)
+                    step_time = time.perf_counter() - start
+                    batch_position, self.position = self.position, self._advance(self.position)
+                    if batch_position.epoch != self.position.epoch:
+                        self.counters.epoch.assign(self.position.epoch)
+                    problem = self.guard.problem(losses)
+                    if problem:
+                        self._rollback(problem, self.step + 1, batch_position)
+                        bar.n = min(self.step, total)
+                        bar.refresh()
+                    else:
+                        self.guard.record(losses)
+                        self.step += 1
+                        bar.update(1)
+                        self._after_step(losses, step_time, bar)
+                    if not self.multi_worker:  # one process: act at once on a signal that came mid-step
+                        stop = stop or signals.received is not None
+                    if not problem and (self.step % self.loop.checkpoint_every_steps == 0 or save or stop
+                                        or self._done()):
+                        if self._weights_finite():
+                            self._save()
+                        else:  # finite losses, but the update broke the weights: never save those
+                            self._rollback("non-finite weights after the update", self.step, batch_position)
                     if stop:
-                        stopped_by = signals.received or "signal on another worker"
+                        stopped_by = signals.received or "a signal to another worker"
                         break
-                    continue
-                self.guard.record(losses)
-                step += 1
-                step_times.append(step_time)
-                frames_per_second = self.frames_per_step / step_time
-                bar.update(1)
-                bar.set_postfix({**{k: f"{v:.4g}" for k, v in losses.items()},
-                                 "fps": f"{frames_per_second:.1f}", "epoch": position.epoch}, refresh=False)
-                if step % self.loop.log_every_steps == 0:
-                    scalars = {f"losses/{name}": value for name, value in losses.items()}
-                    scalars.update(self._learning_rates())
-                    scalars.update({"perf/step_time_s": step_time, "perf/frames_per_s": frames_per_second,
-                                    "progress/epoch": position.epoch})
-                    self.writer.scalars(step, scalars)
-                    if not tty:
-                        self._log_line(step, position, losses, step_times)
-                done = self._done(step, position)
-                if self.loop.sample_every_steps and (step % self.loop.sample_every_steps == 0 or done):
-                    self._sample(step)
-                if self.loop.histogram_every_steps and step % self.loop.histogram_every_steps == 0:
-                    self._histograms(step)
-                if not self.multi_worker:  # one process: act at once on a signal that came mid-step
-                    stop = stop or signals.received is not None
-                if step % self.loop.checkpoint_every_steps == 0 or save or stop or done:
-                    last_path = self._save(step, position) or last_path
-                    saved_at = step
-                if stop:
-                    stopped_by = signals.received or "signal on another worker"
-                    break
-        if saved_at != step:
-            last_path = self._save(step, position) or last_path
-        self.writer.flush()
-        self.writer.close()
+            if self.saved_at != self.step and self._weights_finite():
+                self._save()
+        finally:
+            self.writer.close()
         if stopped_by:
-            logging.warning("stopped by %s at step %d; checkpoint %s; run again with the same workdir to resume",
-                            stopped_by, step, last_path)
+            logging.warning("stopped by %s at step %d; checkpoint %s; run again with the same workdir "
+                            "to resume", stopped_by, self.step, self.last_path)
         else:
-            logging.info("finished at step %d (epoch %d, batch %d); checkpoint %s", step, *position, last_path)
-        return Result(task=self.task, step=step, position=position, checkpoint=last_path,
+            logging.info("finished at step %d (epoch %d, batch %d); checkpoint %s", self.step,
+                         *self.position, self.last_path)
+        return Result(task=self.task, step=self.step, position=self.position, checkpoint=self.last_path,
                       stopped_by=stopped_by, rollbacks=self.rollbacks, traces=self.traces, losses=losses)
+
+    def _after_step(self, losses, step_time, bar):
+        """Progress, scalars, samples and histograms after a good step."""
+        step, position = self.step, self.position
+        self.step_times.append(step_time)
+        frames_per_second = self.frames_per_step / step_time
+        bar.set_postfix({**{k: f"{v:.4g}" for k, v in losses.items()},
+                         "frames/s": f"{frames_per_second:.1f}", "epoch": position.epoch}, refresh=False)
+        if step % self.loop.log_every_steps == 0:
+            scalars = {f"losses/{name}": value for name, value in losses.items()}
+            scalars.update(self._learning_rates())
+            scalars.update({"perf/step_time_s": step_time, "perf/frames_per_s": frames_per_second,
+                            "progress/epoch": position.epoch})
+            self.writer.scalars(step, scalars)
+            if not self.tty:
+                self._log_line(step, position, losses, self.step_times)
+        if self.loop.sample_every_steps and (step % self.loop.sample_every_steps == 0 or self._done()):
+            self._sample(step)
+        if self.loop.histogram_every_steps and step % self.loop.histogram_every_steps == 0:
+            self._histograms(step)
 
     def _log_line(self, step, position, losses, step_times):
         median = statistics.median(step_times)
-        remaining = max(self._total_steps() - step, 0) * median
-        eta = time.strftime("%H:%M:%S", time.gmtime(remaining)) if math.isfinite(remaining) else "?"
+        eta = datetime.timedelta(seconds=round(max(self._total_steps() - step, 0) * median))
         loss_text = " ".join(f"{name} {value:.4g}" for name, value in losses.items())
         logging.info("step %d/%d epoch %d batch %d | %s | %.1f frames/s | ETA %s", step,
                      self._total_steps(), position.epoch, position.index, loss_text,

@@ -183,16 +183,42 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
     return float(max(distance, 0.0))
 
 
+def frechet_distance_of_features(features_a, features_b):
+    """Fréchet distance between the Gaussians fitted to features (N, D) and (M, D), N, M >= 2.
+
+    Same value as `frechet_distance(*feature_statistics(a), *feature_statistics(b))`. With fewer
+    samples than dimensions (the usual case for one video: N < 2048) it avoids D x D matrices:
+    with centred features A, B, the non-zero eigenvalues of sigma_a sigma_b are the squared
+    singular values of A B^T / sqrt((N-1)(M-1)), so tr((sigma_a sigma_b)^(1/2)) is their sum.
+    """
+    features_a = np.asarray(features_a, np.float64)
+    features_b = np.asarray(features_b, np.float64)
+    for features in (features_a, features_b):
+        feature_statistics(features)  # validates shapes and counts
+    count_a, dims = features_a.shape
+    count_b = features_b.shape[0]
+    if features_b.shape[1] != dims:
+        raise errors.UserInputError(f"feature sets of {dims} and {features_b.shape[1]} dimensions")
+    if min(count_a, count_b) >= dims:
+        return frechet_distance(*feature_statistics(features_a), *feature_statistics(features_b))
+    mean_a, mean_b = features_a.mean(axis=0), features_b.mean(axis=0)
+    centred_a, centred_b = features_a - mean_a, features_b - mean_b
+    singular_values = np.linalg.svd(centred_a @ centred_b.T, compute_uv=False)
+    trace_sqrt = singular_values.sum() / np.sqrt((count_a - 1) * (count_b - 1))
+    difference = mean_a - mean_b
+    distance = (difference @ difference + np.sum(centred_a ** 2) / (count_a - 1)
+                + np.sum(centred_b ** 2) / (count_b - 1) - 2.0 * trace_sqrt)
+    return float(max(distance, 0.0))
+
+
 def fid(frames_a, frames_b, batch_size=32, dtype="float32", progress=False):
     """Fréchet Inception Distance between two sets of frames (each RGB uint8, >= 2 frames).
 
     Frames are resized to 299x299 and described by the 2048-d pool features of the TF 2015
     InceptionV3. Returns a float >= 0 (0 = same feature statistics).
     """
-    statistics = [feature_statistics(inception_features(frames, batch_size, dtype, progress))
-                  for frames in (frames_a, frames_b)]
-    (mu1, sigma1), (mu2, sigma2) = statistics
-    return frechet_distance(mu1, sigma1, mu2, sigma2)
+    features_a, features_b = (inception_features(frames, batch_size, dtype, progress) for frames in (frames_a, frames_b))
+    return frechet_distance_of_features(features_a, features_b)
 
 
 # ---------------------------------------------------------------------------------------------

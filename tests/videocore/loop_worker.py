@@ -22,6 +22,8 @@ def main():
     parser.add_argument("--batch_size", type=int, default=4)
     parser.add_argument("--dropout", type=float, default=0.25)
     parser.add_argument("--deterministic", action="store_true")
+    # The noise is drawn per replica, so runs over different replica counts differ unless it is off.
+    parser.add_argument("--no_noise", action="store_true")
     args = parser.parse_args()
     logging.set_verbosity(logging.INFO)
 
@@ -36,6 +38,8 @@ def main():
         distribute=args.distribute, cpu_replicas=args.cpu_replicas, batch_size=args.batch_size,
         deterministic=args.deterministic, log_every_steps=5)
     config.dropout = args.dropout
+    if args.no_noise:
+        config.noise_schedule = [0.0]
     result = loop.train(lambda setup: tiny_task.TinyTask(config, setup), config, args.workdir)
     arrays = tiny_task.weights(result.task)
     temp = args.output + ".tmp.npz"

@@ -57,6 +57,16 @@ def test_frechet_distance_matches_scipy_sqrtm_on_full_covariances():
     assert metrics.frechet_distance(mu1, sigma1, mu2, sigma2) == pytest.approx(expected, rel=1e-8)
 
 
+@pytest.mark.parametrize("counts", [(4, 5), (9, 12)])
+def test_frechet_distance_of_features_equals_the_covariance_formula(counts):
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(counts[0], 8))
+    b = rng.normal(loc=0.5, size=(counts[1], 8)) @ rng.normal(size=(8, 8))
+    expected = metrics.frechet_distance(*metrics.feature_statistics(a), *metrics.feature_statistics(b))
+    assert metrics.frechet_distance_of_features(a, b) == pytest.approx(expected, rel=1e-7)
+    assert metrics.frechet_distance_of_features(a, a) == pytest.approx(0.0, abs=1e-9)
+
+
 def test_frechet_distance_rejects_mismatched_shapes():
     with pytest.raises(errors.UserInputError, match="shapes"):
         metrics.frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))

@@ -17,9 +17,10 @@ def tiny_config(**loop_overrides):
     config.learning_rate = 1e-2
     config.steps_per_epoch = 7
     config.data_seed = 3
-    # (epoch, index, factor): the batch at that position has its inputs multiplied by factor.
+    # (epoch, index, factor): the batch at that position has inputs and targets multiplied by factor.
     config.poison = ()
-    config.noise_schedule = [0.3, 0.2, 0.1, 0.05, 0.0]
+    config.poison_targets = True  # False: only the inputs (NaNs then vanish in the ReLU, see tests)
+    config.noise_schedule = [0.3, 0.2, 0.1, 0.05, 0.02]
     config.one_epoch_per_dataset = False  # True: make_dataset stops at the end of the epoch
     config.loop = loop.loop_config()
     config.loop.batch_size = 4
@@ -75,7 +76,8 @@ class TinyTask:
             x = tf.gather(images, ids)
             hit = tf.logical_and(tf.equal(poison_epochs, epoch), tf.equal(poison_indices, index))
             factor = tf.reduce_prod(tf.where(hit, poison_factors, tf.ones_like(poison_factors)))
-            return x * factor, tf.gather(targets, ids)
+            y = tf.gather(targets, ids)
+            return x * factor, y * factor if self.config.poison_targets else y
 
         last_epoch = position.epoch + 1 if self.config.one_epoch_per_dataset else 1 << 30
         dataset = tf.data.Dataset.range(position.epoch, last_epoch).flat_map(epoch_batches)

@@ -1,0 +1,120 @@
+"""Presets for `video.dream_video`: functions returning ml_collections ConfigDicts.
+
+`default()` is the first seed (DeepDreamVideo): 5 iterations, 4 octaves at 1.4, jitter 32, the
+previous dreamed frame blended in with alpha looping 0.5 -> 1 -> 0.5, layers moving from
+inception_4c up to inception_5b and back. `flow()` is the second seed (Deepdream Video
+Transfer): the dream carried along the optical flow. The others change only what differs.
+Field names follow the seeds' parameters (model, learning_rate, num_iterations, num_octaves,
+dream_layers, channels, predefined_start).
+"""
+import ml_collections
+
+
+def default():
+    """The first seed's settings (frame blending and the layer schedule)."""
+    config = ml_collections.ConfigDict()
+    # Network.
+    config.model = "inception_v3"  # the only one; the seeds' GoogLeNet names map onto it (layers.py)
+    config.weights = "auto"  # see videocore.inception: converted offline ImageNet weights
+    config.precision = "auto"  # videocore.precision: bfloat16 where the CPU has bf16 kernels
+    # The dream (seeds' names). First seed: "iterations: 5, jitter: 32, octaves: 4".
+    config.dream_layers = "mixed3,mixed5"  # used when layer_schedule is empty
+    config.channels = ""  # comma-separated channel indices maximised in every layer; "" = all
+    config.objective = "mean"  # "mean" activation or "l2" (the reference notebook's objective_L2)
+    # The reference notebook's step of 1.5 grey levels (of 255) per iteration, in [-1, 1] units.
+    config.learning_rate = 1.5 / 127.5
+    config.num_iterations = 5
+    config.num_octaves = 4
+    config.octave_scale = 1.4  # the reference notebook's default
+    config.jitter = 32
+    # Gradient tiles (pixels, multiples of 16): 0 = untiled unless the frame does not fit in
+    # memory_budget_gb, then the largest tiles that do; margin = overlap each tile sees beyond its part.
+    config.tile_size = 0
+    config.tile_margin = 64
+    config.memory_budget_gb = 0.0  # 0 = half the memory available at start
+
+    # Video modes.
+    config.mode = "blend"  # "independent" | "blend" | "flow"
+    config.blend = "loop"  # "constant" | "loop" | "random"; alpha = weight of the raw frame
+    config.blend_value = 0.5  # constant alpha
+    config.blend_low = 0.5  # first seed: "moving the alpha from 0.5 to 1 and back again"
+    config.blend_high = 1.0
+    config.blend_step = 0.1
+    # First seed: "layers locked to moving upwards from inception_4c/output to inception_5b/output
+    # and back again"; one layer per frame. "" = dream_layers on every frame.
+    config.layer_schedule = "inception_4c,inception_4d,inception_4e,inception_5a,inception_5b"
+    config.layer_every = 1  # frames per layer-schedule step
+    config.flow_method = "dis"  # videocore.flow: "dis" or "farneback"
+    config.flow_decay = 0.5  # weight of the dream residual carried along the flow
+    config.predefined_start = ""  # image the first frame's dream starts from; "" = the first frame
+    config.keyframes = ""  # e.g. "0: learning_rate=0.01; 2s: learning_rate=0.03" (schedules.parse_keyframes)
+
+    # What to read and write.
+    config.start = 0.0  # seconds
+    config.end = 0.0  # seconds; 0 = to the end of the video
+    config.size = ""  # "WIDTHxHEIGHT" to resize frames to; "" = the source's size
+    config.preview = False  # lower resolution and only the first seconds, to try settings
+    config.preview_scale = 0.5
+    config.preview_seconds = 3.0
+    config.quality = 18  # H.264 CRF of the output
+    config.seed = 0  # jitter and random blend are drawn from (seed, frame index)
+    config.checkpoint_every = 10  # frames between saved run states
+    config.workdir = ""  # frames and run state; "" = "<output>.work" next to the output
+    config.keep_workdir = False
+    config.warping_error = True  # measure (and print) the result's temporal warping error
+    return config
+
+
+def independent():
+    """Every frame dreamed on its own (the baseline that flickers)."""
+    config = default()
+    config.mode = "independent"
+    config.layer_schedule = ""
+    return config
+
+
+def blend():
+    """The first seed's blending with the fixed layers mixed3 + mixed5 instead of the schedule."""
+    config = default()
+    config.layer_schedule = ""
+    return config
+
+
+def flow():
+    """The second seed: the previous dream carried along the optical flow, layers mixed3 + mixed5."""
+    config = default()
+    config.mode = "flow"
+    config.layer_schedule = ""
+    return config
+
+
+def preview():
+    """`flow()` at half size on the first 3 seconds, to try settings quickly."""
+    config = flow()
+    config.preview = True
+    return config
+
+
+def demo():
+    """A few seconds of a bundled clip in flow mode at reduced size (for `make demo`).
+
+    Call: video.dream_video(configs.demo(), videocore.video.sample_clip("bigbuckbunny"), output).
+    """
+    config = flow()
+    config.size = "384x216"
+    config.end = 3.0
+    config.keep_workdir = False
+    return config
+
+
+def tiny():
+    """Small and fast: for tests and smoke runs (96x64 frames, 2 octaves, 2 iterations)."""
+    config = flow()
+    config.dream_layers = "mixed2"
+    config.size = "96x64"
+    config.num_octaves = 2
+    config.num_iterations = 2
+    config.jitter = 8
+    config.learning_rate = 0.05
+    config.checkpoint_every = 2
+    return config

