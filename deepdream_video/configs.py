@@ -9,6 +9,8 @@ dream_layers, channels, predefined_start).
 """
 import ml_collections
 
+from videocore import errors
+
 
 def default():
     """The first seed's settings (frame blending and the layer schedule)."""
@@ -118,3 +120,15 @@ def tiny():
     config.learning_rate = 0.05
     config.checkpoint_every = 2
     return config
+
+
+PRESETS = {"default": default, "independent": independent, "blend": blend, "flow": flow, "preview": preview,
+           "demo": demo, "tiny": tiny}
+
+
+def get_config(name="default"):
+    """For `ml_collections.config_flags`: --config=deepdream_video/configs.py:flow."""
+    name = name or "default"
+    if name not in PRESETS:
+        raise errors.ConfigError(f"--config preset {name!r} is not one of {', '.join(PRESETS)}")
+    return PRESETS[name]()

@@ -8,6 +8,7 @@ float32, wrapping every conv in conversions) and lets oneDNN fuse conv + bias + 
 Only the layers the dream layers depend on are kept.
 """
 import dataclasses
+import functools
 
 import keras
 import numpy as np
@@ -16,8 +17,11 @@ import tensorflow as tf
 from videocore import errors
 
 
+@functools.lru_cache(maxsize=2)
 def inception_v3(weights="auto"):
     """The Keras InceptionV3 without its classifier (layer names `mixed0` ... `mixed10`).
+
+    Cached: `DreamNet` copies the weights it needs, so one model serves every dreamer.
 
     Args:
       weights: "auto" (offline converted ImageNet weights, see `videocore.inception`), "imagenet"
@@ -188,15 +192,17 @@ class DreamNet(tf.Module):
 
     def receptive_field(self, layer_name):
         """Side of the square input window that one activation of `layer_name` depends on (pixels)."""
-        fields, strides = [1] * len(self._ops), [1] * len(self._ops)
-        for index, op in enumerate(self._ops):
-            if not op.inputs:
-                continue
-            field = max(fields[i] for i in op.inputs)
-            stride = max(strides[i] for i in op.inputs)
-            fields[index] = field + (max(op.window) - 1) * stride
-            strides[index] = stride * op.strides[0]
-        return fields[self._outputs[self.layer_names.index(layer_name)]]
+        sides = []
+        for axis in (0, 1):
+            fields, strides = [1] * len(self._ops), [1] * len(self._ops)
+            for index, op in enumerate(self._ops):
+                if not op.inputs:
+                    continue
+                stride = max(strides[i] for i in op.inputs)
+                fields[index] = max(fields[i] for i in op.inputs) + (op.window[axis] - 1) * stride
+                strides[index] = stride * op.strides[axis]
+            sides.append(fields[self._outputs[self.layer_names.index(layer_name)]])
+        return max(sides)
 
     def activation_bytes(self, height, width):
         """Bytes of all intermediate activations for one height x width image (the forward pass kept

@@ -251,8 +251,8 @@ def convert_torchscript(path):
     for index in range(NUM_CONV_LAYERS):
         group = tensors[4 * index:4 * index + 4]
         names = [name for name, _ in group]
-        prefixes = {name[:-len(suffix)] for name, suffix in zip(names, layer_suffixes) if name.endswith(suffix)}
-        if len(prefixes) != 1 or any(not n.endswith(s) for n, s in zip(names, layer_suffixes)):
+        layer = names[0].rsplit(".", 1)[0]
+        if names != [layer + suffix for suffix in layer_suffixes]:
             raise errors.CheckpointError(f"{path}: unexpected tensors {names} for conv layer {index}")
         weight, beta, mean, variance = (array.astype(np.float32) for _, array in group)
         params["kernel"].append(np.ascontiguousarray(weight.transpose(2, 3, 1, 0)))
@@ -271,6 +271,9 @@ def _save_params(params, path, source_sha1):
     try:
         with os.fdopen(descriptor, "wb") as file:
             np.savez(file, **arrays)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp_name, 0o666 & ~umask)  # mkstemp makes 0600; the cache is an ordinary file
         os.replace(temp_name, path)
     except BaseException:
         pathlib.Path(temp_name).unlink(missing_ok=True)

@@ -19,3 +19,11 @@ def read(logdir):
 def decode_image(value):
     """An image summary's value (width, height, PNG bytes...) -> the first image, uint8 (H, W, 3)."""
     return tf.io.decode_png(np.asarray(value)[2]).numpy()
+
+
+def wall_times(logdir, tag):
+    """Wall-clock times (s) at which the summaries of `tag` were written, in step order."""
+    accumulator = event_accumulator.EventAccumulator(
+        str(logdir), size_guidance={event_accumulator.TENSORS: 0})
+    accumulator.Reload()
+    return [event.wall_time for event in sorted(accumulator.Tensors(tag), key=lambda event: event.step)]

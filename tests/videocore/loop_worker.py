@@ -24,6 +24,7 @@ def main():
     parser.add_argument("--deterministic", action="store_true")
     # The noise is drawn per replica, so runs over different replica counts differ unless it is off.
     parser.add_argument("--no_noise", action="store_true")
+    parser.add_argument("--clip_value", type=float, default=0.0)
     args = parser.parse_args()
     logging.set_verbosity(logging.INFO)
 
@@ -38,6 +39,7 @@ def main():
         distribute=args.distribute, cpu_replicas=args.cpu_replicas, batch_size=args.batch_size,
         deterministic=args.deterministic, log_every_steps=5)
     config.dropout = args.dropout
+    config.clip_value = args.clip_value
     if args.no_noise:
         config.noise_schedule = [0.0]
     result = loop.train(lambda setup: tiny_task.TinyTask(config, setup), config, args.workdir)

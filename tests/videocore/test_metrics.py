@@ -57,7 +57,7 @@ def test_frechet_distance_matches_scipy_sqrtm_on_full_covariances():
     assert metrics.frechet_distance(mu1, sigma1, mu2, sigma2) == pytest.approx(expected, rel=1e-8)
 
 
-@pytest.mark.parametrize("counts", [(4, 5), (9, 12)])
+@pytest.mark.parametrize("counts", [(4, 5), (5, 30), (9, 12)])
 def test_frechet_distance_of_features_equals_the_covariance_formula(counts):
     rng = np.random.default_rng(1)
     a = rng.normal(size=(counts[0], 8))

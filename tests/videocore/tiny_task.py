@@ -15,6 +15,7 @@ def tiny_config(**loop_overrides):
     config.filters = 8
     config.dropout = 0.25
     config.learning_rate = 1e-2
+    config.clip_value = 0.0  # > 0: clip each element of the global gradient to this
     config.steps_per_epoch = 7
     config.data_seed = 3
     # (epoch, index, factor): the batch at that position has inputs and targets multiplied by factor.
@@ -90,7 +91,7 @@ class TinyTask:
         with tf.GradientTape() as tape:
             prediction = network(images + ctx.value("noise") * noise, training=True)
             loss = tf.reduce_mean(tf.square(precision.float32(prediction) - targets))
-        ctx.minimize(tape, loss, "net")
+        ctx.minimize(tape, loss, "net", clip_value=self.config.clip_value or None)
         return {"mse": loss, "noise": ctx.value("noise")}
 
     def sample(self, step):

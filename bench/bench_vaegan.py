@@ -1,0 +1,130 @@
+"""VAE-GAN at the dissertation's size: training step time and reconstruction throughput; prints medians.
+
+    python bench/bench_vaegan.py [--steps=12] [--naive_steps=5]
+
+1. Our step: the real training loop (auto precision) on batches of 12 frames of 256x144, its
+   per-step times read back from the TensorBoard event file (median after warm-up).
+2. Baseline, built in the same run: a straightforward float32 Keras step (one tf.function, three
+   tapes, three Adam optimizers), as one would write it from the paper.
+3. Reconstruction end to end (decode the bundled 720p clip -> encode/decode -> H.264 with audio).
+Goals on the 2-core dev machine: <= 1.0 s per training step, >= 200 frames/s reconstruction.
+"""
+
+import argparse
+import pathlib
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tensorboard.backend.event_processing import event_accumulator  # noqa: E402
+
+from videocore import video  # noqa: E402
+from vaegan_video import configs  # noqa: E402
+from vaegan_video import losses  # noqa: E402
+from vaegan_video import models  # noqa: E402
+from vaegan_video import reconstruct  # noqa: E402
+from vaegan_video import train  # noqa: E402
+
+GFLOP_PER_STEP = 1196.6  # measured for batch 12 at 144x256 (DESIGN.md)
+
+
+def naive_step_times(config, steps):
+    """A straightforward float32 Keras implementation of one step of Algorithm 1."""
+    keras.mixed_precision.set_global_policy("float32")
+    nets = models.build(config)
+    enc, dec, dis = nets["encoder"], nets["decoder"], nets["discriminator"]
+    optimizers = [keras.optimizers.Adam(2e-4, beta_1=0.5) for _ in range(3)]
+    batch, latent = config.loop.batch_size, config.model.latent_dim
+
+    @tf.function
+    def step(x):
+        eps = tf.random.normal((batch, latent)) * 0.25
+        z_p = tf.random.normal((batch, latent))
+        with tf.GradientTape() as enc_tape, tf.GradientTape() as dec_tape, tf.GradientTape() as dis_tape:
+            mu, log_var = enc(x, training=True)
+            x_bar = dec(mu + tf.exp(0.5 * log_var) * eps, training=True)
+            x_p = dec(z_p, training=True)
+            *f_real, d_real = dis(x, training=True)
+            *f_bar, d_bar = dis(x_bar, training=True)
+            d_p = dis(x_p, training=True)[-1]
+            kl = losses.kl_divergence(mu, log_var)
+            like = losses.learned_similarity(f_real, f_bar)
+            gan = losses.gan_loss(d_real, d_bar, d_p)
+            enc_loss, dec_loss = kl + like, 2.5 * like - gan
+        for tape, loss, net, opt in ((enc_tape, enc_loss, enc, optimizers[0]), (dec_tape, dec_loss, dec, optimizers[1]),
+                                     (dis_tape, gan, dis, optimizers[2])):
+            opt.apply_gradients(zip(tape.gradient(loss, net.trainable_variables), net.trainable_variables))
+        return gan
+
+    x = tf.random.uniform((batch, config.model.height, config.model.width, 3), -1, 1)
+    step(x).numpy()  # trace and warm up
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step(x).numpy()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def loop_step_times(config, workdir, steps):
+    config.loop.num_steps, config.loop.num_epochs = steps, 0
+    config.loop.log_every_steps = 1
+    config.loop.sample_every_steps = 0
+    config.loop.checkpoint_every_steps = 10**9
+    config.loop.checkpoint_every_minutes = 10**6
+    train.train_and_evaluate(config, workdir, progress=False)
+    events = event_accumulator.EventAccumulator(str(workdir / "tensorboard"), size_guidance={"tensors": 0, "scalars": 0})
+    events.Reload()
+    tag = "perf/step_time_s"
+    if tag in events.Tags()["tensors"]:
+        values = [float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)]
+    else:
+        values = [e.value for e in events.Scalars(tag)]
+    return values[2:]  # the first steps include tracing and oneDNN's kernel selection
+
+
+def reconstruction_rate(config, workdir, repeats):
+    source = video.sample_clip("bigbuckbunny")
+    rates = []
+    with tempfile.TemporaryDirectory() as out:
+        for i in range(repeats):
+            start = time.perf_counter()
+            info = reconstruct.reconstruct(config, workdir, source, pathlib.Path(out) / f"r{i}.mp4", progress=False)
+            rates.append(info.frame_count / (time.perf_counter() - start))
+    return statistics.median(rates), info.frame_count
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--naive_steps", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as root:
+        root = pathlib.Path(root)
+        config = configs.dissertation()
+        config.data.videos = (str(video.sample_clip("bigbuckbunny")),)
+        config.data.cache_dir = str(root / "cache")
+        ours = loop_step_times(config, root / "work", args.steps)
+        ours_median = statistics.median(ours)
+        naive = statistics.median(naive_step_times(configs.dissertation(), args.naive_steps))
+        print(f"VAE-GAN training step, batch 12 at 256x144 ({GFLOP_PER_STEP} GFLOP):")
+        print(f"  ours ({config.loop.precision} policy, shared loop): {ours_median:.3f} s median of {len(ours)} "
+              f"-> {12 / ours_median:.1f} frames/s, {GFLOP_PER_STEP / ours_median:.0f} GFLOP/s")
+        print(f"  straightforward float32 Keras step: {naive:.3f} s median of {args.naive_steps} "
+              f"-> {GFLOP_PER_STEP / naive:.0f} GFLOP/s")
+        print(f"  speed-up x{naive / ours_median:.2f} (goal: <= 1.0 s per step; dissertation: 13 s on a GTX 960)")
+        rate, frames = reconstruction_rate(configs.dissertation(), root / "work", args.repeats)
+        print(f"reconstruction end to end (720p decode -> encode/decode at 256x144 -> H.264 + audio), {frames} frames: "
+              f"{rate:.1f} frames/s median of {args.repeats} (goal >= 200; dissertation: 6 frames/s)")
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=3)
+    main()

@@ -1,0 +1,432 @@
+"""Dreaming a whole video: the modes frame by frame, schedules, resumable runs (`dream_video`).
+
+A run keeps its dreamed frames as PNGs and a small run state (next frame, previous dream,
+previous raw frame, seed) in a work folder next to the output. The state is saved every
+`checkpoint_every` frames and when the run is stopped with Ctrl-C / SIGTERM; starting the same
+command again continues from it. Every random draw is a function of (seed, frame index), and
+the network runs deterministically, so a resumed run writes the same frames as an uninterrupted
+one. The video is encoded from the PNGs at the end, at the source's exact frame rate and with
+its audio for the span processed.
+"""
+import collections
+import dataclasses
+import fractions
+import functools
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import time
+
+import cv2
+import numpy as np
+import tqdm
+from absl import logging
+from PIL import Image
+
+from deepdream_video import dream
+from deepdream_video import layers as layers_lib
+from deepdream_video import models
+from deepdream_video import modes
+from deepdream_video import schedules
+from videocore import checkpoint
+from videocore import errors
+from videocore import metrics
+from videocore import precision
+from videocore import video as video_lib
+
+MODELS = ("inception_v3",)
+_PRECISION_TO_DTYPE = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
+# Rough sustained GFLOP/s of the dream step on the 2-core development machine, for the estimate
+# printed before a run (the progress bar then shows the real rate).
+_ESTIMATED_GFLOPS = {"float32": 300.0, "bfloat16": 600.0, "float16": 600.0}
+# Peak memory of a gradient step is about this many times the forward activations (they are
+# kept for the backward pass, which makes gradients of the same sizes), measured at 540x360.
+_MEMORY_PER_ACTIVATION_BYTE = 3.0
+# Config fields that do not change the frames a run produces (may differ when resuming).
+_RUN_ONLY_FIELDS = ("checkpoint_every", "workdir", "keep_workdir", "warping_error", "quality", "memory_budget_gb")
+
+
+@dataclasses.dataclass
+class Result:
+    """What a finished run produced."""
+
+    output: pathlib.Path
+    frames: int
+    fps: fractions.Fraction
+    size: tuple  # (width, height)
+    seconds_per_frame: float  # dreaming only, frames of this session
+    warping_error: float  # of the output (videocore.metrics.warping_error); nan if not measured
+    mean_change: float  # mean |output - source| per channel, in [0, 1] units; nan if not measured
+
+
+def _positive(config, name, minimum=1):
+    if config[name] < minimum:
+        raise errors.ConfigError(f"{name} must be at least {minimum}, got {config[name]}")
+
+
+def validate(config):
+    """ConfigError for values that cannot work, before anything is loaded. Returns the parsed
+    (dream layers, layer schedule)."""
+    if config.model not in MODELS:
+        raise errors.ConfigError(f"model {config.model!r} is not available; use one of {', '.join(MODELS)} "
+                                 "(GoogLeNet layer names are mapped onto it)")
+    if config.mode not in modes.MODES:
+        raise errors.ConfigError(f"mode must be one of {', '.join(modes.MODES)}, got {config.mode!r}")
+    if config.blend not in schedules.BLEND_KINDS:
+        raise errors.ConfigError(f"blend must be one of {', '.join(schedules.BLEND_KINDS)}, got {config.blend!r}")
+    if config.objective not in dream.OBJECTIVES:
+        raise errors.ConfigError(f"objective must be one of {', '.join(dream.OBJECTIVES)}, got {config.objective!r}")
+    _check_dream_values(config.to_dict(), "")
+    for name in ("blend_value", "blend_low", "blend_high", "flow_decay"):
+        if not 0.0 <= config[name] <= 1.0:
+            raise errors.ConfigError(f"{name} must be in [0, 1], got {config[name]}")
+    if config.blend_low > config.blend_high or (config.blend == "loop" and config.blend_step <= 0):
+        raise errors.ConfigError("blend needs blend_low <= blend_high and blend_step > 0")
+    _positive(config, "checkpoint_every")
+    _positive(config, "layer_every")
+    if config.start < 0 or (config.end and config.end <= config.start):
+        raise errors.ConfigError(f"empty time range start={config.start} end={config.end}")
+    if not 0 < config.preview_scale <= 1 or config.preview_seconds <= 0:
+        raise errors.ConfigError("preview_scale must be in (0, 1] and preview_seconds positive")
+    if config.predefined_start and not pathlib.Path(config.predefined_start).is_file():
+        raise errors.UserInputError(f"{config.predefined_start}: predefined_start image not found")
+    dream_layers = layers_lib.resolve(config.dream_layers)
+    schedule = layers_lib.resolve(config.layer_schedule) if config.layer_schedule.strip() else ()
+    layers_lib.validate_channels(config.channels, {})
+    video_lib.parse_size(config.size)
+    return dream_layers, schedule
+
+
+def _check_dream_values(values, where):
+    """The numeric dream settings of the config or of one keyframe."""
+    if "num_iterations" in values and values["num_iterations"] < 1:
+        raise errors.ConfigError(f"{where}num_iterations must be at least 1, got {values['num_iterations']}")
+    if "num_octaves" in values and values["num_octaves"] < 1:
+        raise errors.ConfigError(f"{where}num_octaves must be at least 1, got {values['num_octaves']}")
+    if "octave_scale" in values and not values["octave_scale"] > 1:
+        raise errors.ConfigError(f"{where}octave_scale must be greater than 1, got {values['octave_scale']}")
+    if "learning_rate" in values and not values["learning_rate"] >= 0:
+        raise errors.ConfigError(f"{where}learning_rate must not be negative, got {values['learning_rate']}")
+    if "jitter" in values and values["jitter"] < 0:
+        raise errors.ConfigError(f"{where}jitter must not be negative, got {values['jitter']}")
+
+
+def _read_image(path, size):
+    """An image file as uint8 RGB resized to size (width, height)."""
+    try:
+        with Image.open(path) as image:
+            image = image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+            return np.asarray(image)
+    except OSError as error:
+        raise errors.UserInputError(f"{path}: cannot read predefined_start image ({error})") from None
+
+
+def _available_memory():
+    """Bytes of memory available now (MemAvailable), or the physical memory if unknown."""
+    try:
+        for line in pathlib.Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+class _WorkDir:
+    """The frames and run state of one run: `frames/NNNNNN.png`, `state.npz`."""
+
+    def __init__(self, path, fingerprint):
+        self.path = pathlib.Path(path)
+        self.fingerprint = fingerprint
+        self.frames = self.path / "frames"
+
+    def frame_path(self, index):
+        return self.frames / f"{index:06d}.png"
+
+    def write_frame(self, index, frame):
+        """Writes one dreamed frame (uint8 RGB) under a temp name, then renames it."""
+        self.frames.mkdir(parents=True, exist_ok=True)
+        temp = self.frames / f".{index:06d}.tmp.png"
+        if not cv2.imwrite(str(temp), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+            raise errors.UserInputError(f"{temp}: cannot write a frame (disk full or read-only?)")
+        os.replace(temp, self.frame_path(index))
+
+    def read_frame(self, index):
+        image = cv2.imread(str(self.frame_path(index)), cv2.IMREAD_COLOR)
+        if image is None:
+            raise errors.CheckpointError(f"{self.frame_path(index)}: frame missing or unreadable; delete "
+                                         f"{self.path} to start the run over")
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+    def load_state(self):
+        """The saved state as a dict, or None for a fresh run. CheckpointError if it belongs to
+        another run (other video or settings)."""
+        path = self.path / "state.npz"
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as saved:
+                state = {key: saved[key] for key in saved.files}
+        except (OSError, ValueError) as error:
+            raise errors.CheckpointError(f"{path}: unreadable run state ({error}); delete {self.path}") from None
+        if str(state["fingerprint"]) != self.fingerprint:
+            raise errors.CheckpointError(
+                f"{self.path} holds a run of another video or other settings; delete it to start over, "
+                "or pick another output / workdir")
+        return state
+
+    def save_state(self, next_frame, previous_dream, previous_raw, seed, complete=False):
+        """Writes the run state under a temp name, then renames it (never half a state)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        temp = self.path / ".state.tmp.npz"
+        empty = np.zeros((0, 0, 3))
+        np.savez(temp, next_frame=np.int64(next_frame), seed=np.int64(seed), complete=np.bool_(complete),
+                 previous_dream=empty.astype(np.float32) if previous_dream is None else previous_dream,
+                 previous_raw=empty.astype(np.uint8) if previous_raw is None else previous_raw,
+                 fingerprint=np.array(self.fingerprint))
+        os.replace(temp, self.path / "state.npz")
+
+
+@functools.lru_cache(maxsize=8)
+def _dreamer(weights, dream_layers, channels, objective, compute_dtype):
+    """Dreamers outlive a run, so their traced graphs serve the next run in the same process."""
+    return dream.Dreamer(models.inception_v3(weights), dream_layers, channels, objective, compute_dtype)
+
+
+class _Run:
+    """One dream_video call: settings resolved from the config, the networks, the frame loop."""
+
+    def __init__(self, config, video, output):
+        self.config = config
+        self.dream_layers, self.layer_schedule = validate(config)
+        if self.layer_schedule and "dream_layers" in config.keyframes:
+            raise errors.ConfigError("keyframes cannot set dream_layers while layer_schedule is in use")
+        self.video = pathlib.Path(video)
+        self.output = pathlib.Path(output)
+        self.info = video_lib.probe(self.video)
+        self.start = float(config.start)
+        self.end = float(config.end) if config.end else None
+        width, height = video_lib.parse_size(config.size) or (self.info.width, self.info.height)
+        if config.preview:
+            width = max(2, round(width * config.preview_scale / 2) * 2)
+            height = max(2, round(height * config.preview_scale / 2) * 2)
+            end = self.start + config.preview_seconds
+            self.end = min(self.end, end) if self.end else end
+        self.size = (width, height)
+        self.keyframes = schedules.parse_keyframes(config.keyframes, self.info.fps)
+        for keyframe in self.keyframes:
+            _check_dream_values(keyframe.values, f"keyframe at frame {keyframe.frame}: ")
+            if "dream_layers" in keyframe.values:
+                layers_lib.resolve(keyframe.values["dream_layers"])
+        self.compute_dtype = _PRECISION_TO_DTYPE[precision.choose_policy(config.precision)]
+        self.workdir = _WorkDir(config.workdir or self.output.with_name(self.output.name + ".work"),
+                                self._fingerprint())
+        self._tiles = {}
+
+    def _fingerprint(self):
+        settings = {k: v for k, v in self.config.to_dict().items() if k not in _RUN_ONLY_FIELDS}
+        stat = self.video.stat()
+        identity = [str(self.video.resolve()), stat.st_size, stat.st_mtime_ns, settings]
+        return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+
+    def expected_frames(self):
+        fps = float(self.info.fps)
+        first = round(self.start * fps)
+        last = self.info.frame_count if self.end is None else min(self.info.frame_count, round(self.end * fps))
+        return max(0, last - first)
+
+    def frame_values(self, index):
+        """Dream settings for frame `index`: config, keyframes, layer schedule."""
+        config = self.config
+        base = {name: config[name] for name in schedules.NUMERIC}
+        base.update(dream_layers=",".join(self.dream_layers), channels=config.channels)
+        values = schedules.values_at(self.keyframes, index, base)
+        if self.layer_schedule:
+            values["dream_layers"] = self.layer_schedule[
+                schedules.layer_index(len(self.layer_schedule), index, config.layer_every)]
+        return values
+
+    def dreamer(self, dream_layers, channels):
+        return _dreamer(self.config.weights, layers_lib.resolve(dream_layers), channels, self.config.objective,
+                        self.compute_dtype)
+
+    def memory_budget(self):
+        if self.config.memory_budget_gb > 0:
+            return self.config.memory_budget_gb * 2**30
+        return _available_memory() / 2
+
+    def tiles(self, dreamer):
+        """(tile_size, tile_margin) for this frame size: the config's, or untiled if the frame
+        fits in the memory budget, or the largest square tiles that do. ConfigError if none do."""
+        key = id(dreamer)
+        if key in self._tiles:
+            return self._tiles[key]
+        config = self.config
+        width, height = self.size
+        dreamer.check_tiling(config.tile_size, config.tile_margin)
+
+        def needs(h, w):
+            return _MEMORY_PER_ACTIVATION_BYTE * dreamer.net.activation_bytes(h, w)
+
+        budget = self.memory_budget()
+        if config.tile_size:
+            tiles = (config.tile_size, config.tile_margin)
+        elif needs(height, width) <= budget:
+            tiles = (0, 0)
+        else:
+            stride = dreamer.net.stride()
+            tile = (max(height, width) // stride) * stride
+            while tile > 2 * config.tile_margin + stride and needs(tile, tile) > budget:
+                tile -= stride
+            if needs(tile, tile) > budget or tile <= 2 * config.tile_margin:
+                raise errors.ConfigError(
+                    f"a {width}x{height} frame does not fit in {budget / 2**30:.1f} GB even in tiles; "
+                    "set a smaller size, or a larger memory_budget_gb")
+            tiles = (tile, config.tile_margin)
+        self._tiles[key] = tiles
+        return tiles
+
+    def describe(self, frames):
+        """The memory and time estimate printed before a run."""
+        values = self.frame_values(0)
+        dreamer = self.dreamer(values["dream_layers"], values["channels"])
+        tile_size, tile_margin = self.tiles(dreamer)
+        width, height = self.size
+        sizes = dream.octave_sizes(height, width, values["num_octaves"], values["octave_scale"])
+        gflop = 2 * values["num_iterations"] * sum(dreamer.net.flops(h, w) for h, w in sizes) / 1e9
+        seconds = gflop / _ESTIMATED_GFLOPS[self.compute_dtype]
+        spans = dream.tile_spans(height, tile_size, tile_margin), dream.tile_spans(width, tile_size, tile_margin)
+        tile_h = max(end - start for *_, start, end in spans[0])
+        tile_w = max(end - start for *_, start, end in spans[1])
+        memory = _MEMORY_PER_ACTIVATION_BYTE * dreamer.net.activation_bytes(tile_h, tile_w)
+        tiling = f"{len(spans[0]) * len(spans[1])} tiles of <= {tile_w}x{tile_h}" if tile_size else "untiled"
+        return (f"{self.video.name}: {frames} frames at {width}x{height}, {self.info.fps} fps, mode {self.config.mode}, "
+                f"{self.compute_dtype}; ~{gflop:.0f} GFLOP/frame, ~{seconds:.2f} s/frame, "
+                f"~{frames * seconds / 60:.1f} min; ~{memory / 2**30:.2f} GB for the network ({tiling})")
+
+    def start_image(self, index, raw, previous_raw, previous_dream, values):
+        """float32 (H, W, 3) in [-1, 1] the dream of frame `index` starts from."""
+        if index == 0:
+            if self.config.predefined_start:
+                return modes.to_float(_read_image(self.config.predefined_start, self.size))
+            return modes.to_float(raw)
+        if self.config.mode == "blend":
+            alpha = schedules.blend_value(
+                self.config.blend, index, value=values["blend_value"], low=self.config.blend_low,
+                high=self.config.blend_high, step=self.config.blend_step, seed=self.config.seed)
+            return modes.blend_start(modes.to_float(raw), previous_dream, alpha)
+        if self.config.mode == "flow":
+            start, _ = modes.flow_start(raw, previous_raw, previous_dream, values["flow_decay"],
+                                        self.config.flow_method)
+            return start
+        return modes.to_float(raw)
+
+    def dream_frame(self, index, start, values):
+        dreamer = self.dreamer(values["dream_layers"], values["channels"])
+        tile_size, tile_margin = self.tiles(dreamer)
+        rng = np.random.default_rng([self.config.seed, index])
+        shifts = dream.jitter_shifts(rng, values["num_octaves"], values["num_iterations"], values["jitter"])
+        dreamed, _ = dreamer.dream(start, shifts, values["learning_rate"], values["octave_scale"],
+                                   tile_size, tile_margin)
+        return dreamed.numpy()
+
+    def read_source(self):
+        return video_lib.read_frames(self.video, start=self.start, end=self.end, size=self.size,
+                                     aspect=None)
+
+    def run(self, progress=True):
+        state = self.workdir.load_state()
+        next_frame = int(state["next_frame"]) if state is not None else 0
+        complete = bool(state["complete"]) if state is not None else False
+        previous_dream = previous_raw = None
+        if state is not None and next_frame > 0:
+            previous_dream, previous_raw = state["previous_dream"], state["previous_raw"]
+        total = self.expected_frames()
+        if next_frame:
+            logging.info("resuming %s at frame %d from %s", self.video.name, next_frame, self.workdir.path)
+        print(self.describe(total), flush=True)
+        dream_seconds, dreamed_count = 0.0, 0
+        index = next_frame - 1
+        if not complete:
+            with checkpoint.StopSignals() as stop, tqdm.tqdm(
+                    total=total, initial=next_frame, unit="frame", disable=not progress,
+                    desc=f"dreaming {self.video.name}") as bar:
+                for index, raw in enumerate(self.read_source()):
+                    if index < next_frame:
+                        continue
+                    values = self.frame_values(index)
+                    began = time.perf_counter()
+                    start = self.start_image(index, raw, previous_raw, previous_dream, values)
+                    dreamed = self.dream_frame(index, start, values)
+                    if index > next_frame:  # the first frame of a session includes tracing
+                        dream_seconds += time.perf_counter() - began
+                        dreamed_count += 1
+                    self.workdir.write_frame(index, modes.to_uint8(dreamed))
+                    previous_dream, previous_raw = dreamed, raw
+                    bar.update(1)
+                    if (index + 1) % self.config.checkpoint_every == 0 or stop.received:
+                        self.workdir.save_state(index + 1, previous_dream, previous_raw, self.config.seed)
+                    if stop.received:
+                        raise KeyboardInterrupt(f"stopped by {stop.received}; run again to resume")
+            if index < 0:
+                raise errors.VideoError(self.video, "no frames in the chosen time range")
+            self.workdir.save_state(index + 1, previous_dream, previous_raw, self.config.seed, complete=True)
+        count = index + 1
+        self._encode(count, progress)
+        warping, change = self._measure(count)
+        if not self.config.keep_workdir:
+            shutil.rmtree(self.workdir.path, ignore_errors=True)
+        return Result(self.output, count, self.info.fps, self.size,
+                      dream_seconds / dreamed_count if dreamed_count else float("nan"), warping, change)
+
+    def _encode(self, count, progress):
+        audio = self.video if self.info.has_audio else None
+        with video_lib.VideoWriter(self.output, self.info.fps, audio_source=audio, audio_start=self.start,
+                                   quality=self.config.quality) as writer:
+            for index in tqdm.trange(count, unit="frame", disable=not progress, desc=f"encoding {self.output.name}"):
+                writer.write(self.workdir.read_frame(index))
+
+    def _measure(self, count):
+        """(warping error of the output, mean |output - source| in [0, 1] units), or nans.
+
+        Streams both videos once (no frame list in memory): the output generator hands each
+        source frame to the source generator, which `warping_error` reads right after it.
+        """
+        if not self.config.warping_error or count < 2:
+            return float("nan"), float("nan")
+        changes, pending = [], collections.deque()
+
+        def outputs():
+            for index, source in zip(range(count), self.read_source()):
+                output = self.workdir.read_frame(index)
+                changes.append(np.mean(np.abs(output.astype(np.float32) - source)) / 255)
+                pending.append(source)
+                yield output
+
+        def sources():
+            while True:
+                if not pending:
+                    return
+                yield pending.popleft()
+
+        warping = metrics.warping_error(outputs(), sources())
+        return warping, float(np.mean(changes))
+
+
+def dream_video(config, video, output, *, progress=True):
+    """DeepDreams a video file into `output`, resuming an interrupted run of the same settings.
+
+    Args:
+      config: ml_collections.ConfigDict from `configs` (e.g. `configs.flow()`).
+      video: path of the source video (any FFmpeg-readable file).
+      output: path of the video to write (.mp4, .mkv or .mov); its work folder sits next to it.
+      progress: show progress bars.
+    Returns:
+      Result. Prints a memory/time estimate first; the source's fps and audio are kept.
+    Raises:
+      UserInputError (ConfigError, VideoError, CheckpointError) for bad settings or files;
+      KeyboardInterrupt after saving the state when stopped by Ctrl-C / SIGTERM.
+    """
+    return _Run(config, video, output).run(progress)
