@@ -22,6 +22,7 @@ setuptools.setup(
         "console_scripts": [
             "nv-probe=run_scripts.probe:run",
             "nv-transcode=run_scripts.transcode:run",
+            "nv-metrics=run_scripts.metrics:run",
         ],
     },
 )

@@ -142,7 +142,7 @@ class Dreamer:
             norms.append(float(h * w * (len(self.channels) or self.net.channels(name))))
         return norms
 
-    def _gradient(self, image, tile_size, tile_margin):
+    def _gradient(self, image, tile_size, tile_margin, constants=None):
         """Graph of the objective and its gradient for one statically shaped image, tile by tile."""
         height, width = image.shape[0], image.shape[1]
         norms = self._norms(height, width)
@@ -155,7 +155,7 @@ class Dreamer:
                     tile = tf.identity(image[ty0:ty1, tx0:tx1])
                 with tf.GradientTape() as tape:
                     tape.watch(tile)
-                    value = dream_objective(self.net(tile[None]), self.channels, self.objective, norms)
+                    value = dream_objective(self.net(tile[None], constants), self.channels, self.objective, norms)
                 tile_gradient = tape.gradient(value, tile)
                 row.append(tile_gradient[y0 - ty0:y1 - ty0, x0 - tx0:x1 - tx0])
                 objective += value
@@ -182,6 +182,7 @@ class Dreamer:
         (the loop body's convolutions miss the fast oneDNN kernels), while tracing the unrolled
         graph costs a few seconds once per frame size.
         """
+        constants = self.net.graph_constants()
         detail = tf.zeros(sizes[0] + (3,))
         objectives = []
         for octave, size in enumerate(sizes):
@@ -189,7 +190,7 @@ class Dreamer:
             src = base + tf.image.resize(detail, size)
             for step in range(shifts.shape[1]):
                 shift = shifts[octave, step]
-                objective, gradient = self._gradient(tf.roll(src, shift, axis=[0, 1]), tile_size, tile_margin)
+                objective, gradient = self._gradient(tf.roll(src, shift, axis=[0, 1]), tile_size, tile_margin, constants)
                 gradient = tf.roll(gradient, -shift, axis=[0, 1])
                 # The reference notebook's normalised step: the mean |change| is learning_rate.
                 gradient /= tf.reduce_mean(tf.abs(gradient)) + 1e-8

@@ -14,6 +14,7 @@ import fractions
 import functools
 import hashlib
 import json
+import math
 import os
 import pathlib
 import shutil
@@ -232,9 +233,10 @@ class _Run:
         return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
 
     def expected_frames(self):
+        """Frames in [start, end): those whose time stamp k / fps falls in the range."""
         fps = float(self.info.fps)
-        first = round(self.start * fps)
-        last = self.info.frame_count if self.end is None else min(self.info.frame_count, round(self.end * fps))
+        first = math.ceil(self.start * fps - 1e-9)
+        last = self.info.frame_count if self.end is None else min(self.info.frame_count, math.ceil(self.end * fps - 1e-9))
         return max(0, last - first)
 
     def frame_values(self, index):

@@ -12,7 +12,7 @@ from videocore import video
 from vaegan_video import reconstruct
 
 
-def _pairs(config, workdir, video_path, start, end, batch_size=48):
+def reconstruct_pairs(config, workdir, video_path, start, end, batch_size=48):
     """(originals, reconstructions), both (N, H, W, 3) uint8 at the model's size, for [start, end)."""
     model = reconstruct.Autoencoder(config, workdir)
     originals, outputs = [], []
@@ -38,7 +38,7 @@ def comparison_figure(config, workdir, video_path, output, *, every=25, count=8,
     start = start or 0.0
     span_end = start + (every * (count - 1) + 1) / float(info.fps)
     end = span_end if end is None else min(end, span_end)
-    originals, outputs = _pairs(config, workdir, video_path, start, end)
+    originals, outputs = reconstruct_pairs(config, workdir, video_path, start, end)
     picks = np.arange(0, len(originals), every)[:count]
     if layout == "rows":
         grid = summaries.image_grid(np.concatenate([originals[picks], outputs[picks]]), columns=len(picks))

@@ -116,7 +116,8 @@ class LossGuard:
     A step is bad when any loss is non-finite, or when a watched loss exceeds `spike_multiple`
     times the median of its last `window` good values (once `min_history` values are known and the
     median is positive: losses that can be negative, like a Wasserstein critic's, are only checked
-    for finiteness). `spike_multiple` <= 0 turns the spike test off.
+    for finiteness). `spike_multiple` <= 0 turns the spike test off. The history lives in memory
+    only: after a resume, spikes are judged again once `min_history` good steps are seen.
     """
 
     def __init__(self, *, spike_multiple=10.0, window=100, min_history=20, watch=()):

@@ -4,7 +4,8 @@ Each method brings a *task* (its networks, optimizers, data and one train step);
 everything else. `train(make_task, config, workdir)`:
 
 1. creates the tf.distribute strategy from `config.loop.distribute` (before any other TF work),
-   sets the precision policy (`config.loop.precision`, "auto" by default), seeds everything;
+   sets the precision policy (`config.loop.precision`, "auto" by default; the previous policy is
+   put back when `train` returns), seeds Python, numpy and TF from `config.loop.seed`;
 2. calls `make_task(setup)` inside `strategy.scope()` so that networks and optimizers are built
    under the strategy and the policy (wrapping optimizers in a LossScaleOptimizer for float16);
 3. restores the latest checkpoint in `workdir/checkpoints` (networks, optimizers, step, data

@@ -17,7 +17,7 @@ def cat():
 
 @pytest.fixture(scope="module")
 def dreamer(inception):
-    return dream.Dreamer(inception, ["mixed2"], compute_dtype="float32")
+    return dream.Dreamer(inception, ["mixed0"], compute_dtype="float32")
 
 
 def test_octave_sizes_follow_repeated_division():
@@ -76,26 +76,22 @@ def test_tile_spans_cover_every_pixel_once():
 
 def test_tiled_gradient_equals_untiled_where_tiles_see_the_whole_receptive_field(dreamer, cat):
     image = np.concatenate([cat, cat[:, ::-1]], axis=1)[:96]  # (96, 256, 3)
-    field = dreamer.net.receptive_field("mixed2")
-    assert field == 127
+    assert dreamer.net.receptive_field("mixed0") == 63
     objective, untiled = dreamer.gradient(image)
     # One tile covering the image is the untiled gradient itself.
     _, single = dreamer.gradient(image, tile_size=256, tile_margin=0)
     np.testing.assert_array_equal(single.numpy(), untiled.numpy())
     # Margins >= the receptive field: every kept pixel's gradient is exact (4 tiles across).
-    tiled_objective, tiled = dreamer.gradient(image, tile_size=320, tile_margin=128)
-    assert len(dream.tile_spans(256, 320, 128)) == 1  # 256 <= 320: make tiles smaller than the image
-    tiled_objective, tiled = dreamer.gradient(image, tile_size=304, tile_margin=128)
-    assert len(dream.tile_spans(256, 304, 128)) == 6
+    assert len(dream.tile_spans(256, 192, 64)) == 4
+    tiled_objective, tiled = dreamer.gradient(image, tile_size=192, tile_margin=64)
     scale = np.abs(untiled.numpy()).max()
     np.testing.assert_allclose(tiled.numpy(), untiled.numpy(), atol=1e-4 * scale)
-    # Small margins change the gradient near the seams only.
-    _, rough = dreamer.gradient(image, tile_size=112, tile_margin=16)
-    difference = np.abs(rough.numpy() - untiled.numpy()).max(axis=(0, 2))
-    assert difference.max() > 1e-2 * scale
+    # Smaller margins change the gradient near the seams.
+    _, rough = dreamer.gradient(image, tile_size=96, tile_margin=16)
+    assert np.abs(rough.numpy() - untiled.numpy()).max() > 1e-2 * scale
 
 
-def test_bad_dream_settings(dreamer, cat):
+def test_bad_dream_settings(inception, dreamer, cat):
     with pytest.raises(errors.ConfigError, match="num_iterations"):
         dreamer.dream(cat, np.zeros((2, 0, 2), np.int32), 0.01)
     with pytest.raises(errors.ConfigError, match="smallest octave"):
@@ -103,4 +99,4 @@ def test_bad_dream_settings(dreamer, cat):
     with pytest.raises(errors.ConfigError, match="multiples of 8"):
         dreamer.gradient(cat, tile_size=100, tile_margin=8)
     with pytest.raises(errors.ConfigError, match="objective"):
-        dream.Dreamer(dreamer.net, ["mixed2"], objective="max")
+        dream.Dreamer(inception, ["mixed0"], objective="max")

@@ -207,3 +207,18 @@ def test_nan_weights_behind_a_finite_loss_are_never_checkpointed(tmp_path, caplo
     assert all(np.isfinite(w).all() for w in tiny_task.weights(result.task).values())
     assert checkpoints_are_finite(tmp_path)
     assert result.step == 20 and result.position == (3, 3)  # steps 9-12 undone: 24 batches
+
+
+def test_guard_judges_finiteness_always_and_spikes_after_enough_history():
+    guard = checkpoint.LossGuard(spike_multiple=10.0, window=5, min_history=3, watch=("d",))
+    assert guard.problem({"d": math.inf}) == "loss 'd' is inf"
+    assert guard.problem({"d": 100.0}) is None  # no history yet
+    for value in (1.0, 2.0, 1.5):
+        guard.record({"d": value, "w": -value})
+    assert guard.problem({"d": 14.9, "w": -1.0}) is None  # median 1.5: the limit is 15
+    assert "over 10x its running median 1.5" in guard.problem({"d": 15.1, "w": -1.0})
+    assert guard.problem({"d": 1.0, "w": 1e9}) is None  # not watched
+    assert guard.problem({"d": 1.0, "w": math.nan}) == "loss 'w' is nan"  # but always checked for NaN
+    negative = checkpoint.LossGuard(spike_multiple=10.0, min_history=1)
+    negative.record({"critic": -2.0})
+    assert negative.problem({"critic": 50.0}) is None  # a negative median says nothing about spikes

