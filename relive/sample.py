@@ -3,6 +3,7 @@
 Trained networks are read back from a training workdir's latest checkpoint. Clips here are
 float (N, T, H, W, 3) in [-1, 1] or uint8; written videos are uint8 RGB.
 """
+import json
 import os
 import pathlib
 import tempfile
@@ -10,7 +11,9 @@ import tempfile
 import numpy as np
 import PIL.Image
 import PIL.ImageOps
+import ml_collections
 import tensorflow as tf
+from absl import logging
 
 from relive import models
 from videocore import checkpoint
@@ -69,6 +72,40 @@ def write_clip(stem, frames, fps, quality=18):
 # ----------------------------------------------------------------------------- trained networks
 
 
+RUN_CONFIG = "config.json"
+# The config sections that fix the networks' shapes: saved with a run, read back to rebuild it.
+ARCHITECTURE = ("clip", "generator", "critic", "encoder", "predictor")
+
+
+def save_run_config(config, workdir):
+    """Writes the run's config to `workdir`/config.json (temp name, then renamed)."""
+    path = pathlib.Path(workdir) / RUN_CONFIG
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.partial")
+    temp.write_text(config.to_json_best_effort(indent=1))
+    os.replace(temp, path)
+
+
+def run_config(config, workdir):
+    """`config` with its model and architecture sections replaced by those saved with the run in
+    `workdir` (so sampling and export need not repeat the training flags); `config` itself if none
+    were saved."""
+    path = pathlib.Path(workdir) / RUN_CONFIG
+    if not path.is_file():
+        return config
+    saved = json.loads(path.read_text())
+    merged = ml_collections.ConfigDict(config.to_dict())
+    merged.model = saved.get("model", config.model)
+    for section in ARCHITECTURE:
+        if section in saved:
+            for key, value in saved[section].items():
+                current = merged[section].get(key)
+                merged[section][key] = tuple(value) if isinstance(current, tuple) else value
+    if any(merged[section].to_dict() != config[section].to_dict() for section in ARCHITECTURE):
+        logging.info("%s: using the network sizes saved with the run", path)
+    return merged
+
+
 NETWORKS = {
     "wgan": {"generator": models.video_generator},
     "conditional": {"generator": models.conditional_generator},
@@ -78,7 +115,9 @@ NETWORKS = {
 
 def load_networks(config, workdir, model=None):
     """Builds the networks of `model` (default config.model) and restores them from `workdir`'s latest
-    checkpoint. Returns {name: keras.Model}. Raises CheckpointError when there is none or it does not fit."""
+    checkpoint, with the network sizes saved in the workdir (see `run_config`). Returns {name: keras.Model}.
+    Raises CheckpointError when there is none or it does not fit."""
+    config = run_config(config, workdir)
     model = model or config.model
     if model not in NETWORKS:
         raise errors.ConfigError(f"model={model!r} is not one of {', '.join(NETWORKS)}")
@@ -117,6 +156,7 @@ def generate(generator, noise, photos=None, batch_size=16):
 def sample_grid(config, workdir, output, num_clips=None, seed=None):
     """Generates `num_clips` clips with the trained unconditional generator in `workdir` and writes them
     as one grid to `output` (.gif and .mp4 next to each other). Returns the written paths."""
+    config = run_config(config, workdir)
     generator = load_networks(config, workdir, "wgan")["generator"]
     num_clips = num_clips or config.sample.num_clips
     clips = generate(generator, fixed_noise(config, num_clips, seed))
@@ -158,25 +198,27 @@ def relive_photo(config, photo_path, output_dir, conditional_workdir=None, predi
                  num_variations=1, seed=None):
     """"Relive" one photo: the conditional generator's clip around it and the LSTM's roll-out after it.
 
-    Writes `<photo stem>_conditional.{gif,mp4}` (num_variations clips side by side, the photo as
-    frame T // 2's neighbourhood) and `<photo stem>_rollout.{gif,mp4}` (the photo followed by
+    Writes `<photo stem>_conditional.{gif,mp4}` (num_variations clips side by side, each generated
+    around the photo with other noise) and `<photo stem>_rollout.{gif,mp4}` (the photo followed by
     config.sample.rollout_frames predicted frames) into output_dir, for whichever workdirs are
-    given. Returns the written paths.
+    given. Each model uses the network sizes saved with its run. Returns the written paths.
     """
     if not conditional_workdir and not predictor_workdir:
         raise errors.UserInputError("relive a photo: give a conditional workdir, a predictor workdir or both")
-    photo = load_photo(photo_path, config.clip.frame_size)
     stem = pathlib.Path(output_dir) / pathlib.Path(photo_path).stem
     outputs = []
     if conditional_workdir:
-        generator = load_networks(config, conditional_workdir, "conditional")["generator"]
+        run = run_config(config, conditional_workdir)
+        photo = load_photo(photo_path, run.clip.frame_size)
+        generator = load_networks(run, conditional_workdir, "conditional")["generator"]
         photos = np.repeat(photo[None], num_variations, axis=0)
-        clips = generate(generator, fixed_noise(config, num_variations, seed), photos)
-        outputs += write_clip(f"{stem}_conditional", clip_grid(clips), config.clip.fps)
+        clips = generate(generator, fixed_noise(run, num_variations, seed), photos)
+        outputs += write_clip(f"{stem}_conditional", clip_grid(clips), run.clip.fps)
     if predictor_workdir:
-        predictor = load_networks(config, predictor_workdir, "predictor")["predictor"]
-        frames = tf.cast(predictor.rollout(tf.constant(photo[None]), config.sample.rollout_frames), tf.float32)
+        run = run_config(config, predictor_workdir)
+        photo = load_photo(photo_path, run.clip.frame_size)
+        predictor = load_networks(run, predictor_workdir, "predictor")["predictor"]
+        frames = tf.cast(predictor.rollout(tf.constant(photo[None]), run.sample.rollout_frames), tf.float32)
         clip = np.concatenate([photo[None, None], frames.numpy()], axis=1)
-        outputs += write_clip(f"{stem}_rollout", clip_grid(clip), config.clip.fps)
+        outputs += write_clip(f"{stem}_rollout", clip_grid(clip), run.clip.fps)
     return outputs
-

@@ -203,6 +203,7 @@ def train_and_evaluate(config, workdir):
     if config.model != "predictor":
         models.critic_norm(config)
     workdir = pathlib.Path(workdir)
+    sample.save_run_config(config, workdir)
     task_class = TASKS[config.model]
     result = loop.train(lambda setup: task_class(config, setup), config, workdir)
     task = result.task

@@ -7,11 +7,13 @@ frames (B, H, W, 3) in [-1, 1], H and W divisible by 2**len(filters); latents (B
 import keras
 from keras import layers
 
+from videocore import layers as fast_layers
+
 
 def _down_block(x, filters, config, name):
     """5x5 stride-2 conv, BatchNorm, LeakyReLU (Table 1 / Table 3 rows 1-4)."""
     x = layers.Conv2D(filters, config.kernel_size, strides=2, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(momentum=config.bn_momentum, epsilon=config.bn_epsilon, name=f"{name}_bn")(x)
+    x = fast_layers.BatchNormalization(momentum=config.bn_momentum, epsilon=config.bn_epsilon, name=f"{name}_bn")(x)
     return layers.LeakyReLU(negative_slope=config.leaky_relu_slope, name=f"{name}_lrelu")(x)
 
 
@@ -54,12 +56,12 @@ def decoder(config) -> keras.Model:
     top = config.filters[-1]
     x = layers.Dense(base_h * base_w * top, use_bias=False, name="dec_project")(z)
     x = layers.Reshape((base_h, base_w, top), name="dec_reshape")(x)
-    x = layers.BatchNormalization(momentum=config.bn_momentum, epsilon=config.bn_epsilon, name="dec1_bn")(x)
+    x = fast_layers.BatchNormalization(momentum=config.bn_momentum, epsilon=config.bn_epsilon, name="dec1_bn")(x)
     x = layers.ReLU(name="dec1_relu")(x)
     for i, filters in enumerate(reversed(config.filters[:-1])):
         x = layers.Conv2DTranspose(filters, config.kernel_size, strides=2, padding="same", use_bias=False,
                                    name=f"dec{i + 2}_deconv")(x)
-        x = layers.BatchNormalization(momentum=config.bn_momentum, epsilon=config.bn_epsilon,
+        x = fast_layers.BatchNormalization(momentum=config.bn_momentum, epsilon=config.bn_epsilon,
                                       name=f"dec{i + 2}_bn")(x)
         x = layers.ReLU(name=f"dec{i + 2}_relu")(x)
     x = layers.Conv2DTranspose(3, config.kernel_size, strides=2, padding="same",

@@ -62,6 +62,7 @@ class Checkpointer:
         try:
             status = self.checkpoint.restore(path)
             status.assert_existing_objects_matched()
+            status.expect_partial()  # values no object asks for (e.g. a dropped network) are fine
         except (ValueError, AssertionError, tf.errors.OpError) as error:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise errors.CheckpointError(

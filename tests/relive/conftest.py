@@ -49,6 +49,9 @@ def float32_policy():
 def _trained(tmp_path_factory, frame_cache, model, penalty="gradient"):
     workdir = pathlib.Path(tmp_path_factory.mktemp(f"relive_{model}_{penalty}"))
     config = tiny_config(frame_cache, model, penalty)
+    if model == "predictor":
+        config.data.holdout_fraction = 0.25
+        config.eval.clips = 2
     outcome = train.train_and_evaluate(config, workdir)
     return config, workdir, outcome
 
@@ -67,5 +70,5 @@ def trained_conditional(tmp_path_factory, frame_cache):
 
 @pytest.fixture(scope="session")
 def trained_predictor(tmp_path_factory, frame_cache):
-    """(config, workdir, Outcome) of a 3-step LSTM predictor run."""
+    """(config, workdir, Outcome) of a 3-step LSTM predictor run, evaluated on 2 held-out clips."""
     return _trained(tmp_path_factory, frame_cache, "predictor")

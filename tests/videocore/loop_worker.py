@@ -25,6 +25,7 @@ def main():
     # The noise is drawn per replica, so runs over different replica counts differ unless it is off.
     parser.add_argument("--no_noise", action="store_true")
     parser.add_argument("--clip_value", type=float, default=0.0)
+    parser.add_argument("--sample_sleep", type=float, default=0.0, help="seconds slept after each step")
     args = parser.parse_args()
     logging.set_verbosity(logging.INFO)
 
@@ -40,6 +41,9 @@ def main():
         deterministic=args.deterministic, log_every_steps=5)
     config.dropout = args.dropout
     config.clip_value = args.clip_value
+    if args.sample_sleep:
+        config.sample_sleep = args.sample_sleep
+        config.loop.sample_every_steps = 1
     if args.no_noise:
         config.noise_schedule = [0.0]
     result = loop.train(lambda setup: tiny_task.TinyTask(config, setup), config, args.workdir)

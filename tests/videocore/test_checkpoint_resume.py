@@ -13,7 +13,9 @@ def test_sigkilled_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_p
     # Op determinism + a fixed seed; dropout (a Keras seed generator), stateless noise seeded by
     # the step, a per-epoch schedule and a shuffled dataset rebuilt from its position all have to
     # resume exactly for the weights to match.
-    args = ["--num_steps", STEPS, "--checkpoint_every", 10, "--deterministic"]
+    # 20 ms of sleep after each step leaves the test seconds to kill the run between its
+    # checkpoint 30 and its end, even on a loaded machine.
+    args = ["--num_steps", STEPS, "--checkpoint_every", 10, "--deterministic", "--sample_sleep", 0.02]
     reference = workers.Worker(tmp_path / "reference", tmp_path / "reference.npz", *args, name="reference")
     killed = workers.Worker(tmp_path / "run", tmp_path / "run.npz", *args, name="killed")
     workers.wait_until(lambda: (workers.latest_checkpoint_step(tmp_path / "run") or 0) >= 30, killed)

@@ -222,3 +222,10 @@ def test_guard_judges_finiteness_always_and_spikes_after_enough_history():
     negative = checkpoint.LossGuard(spike_multiple=10.0, min_history=1)
     negative.record({"critic": -2.0})
     assert negative.problem({"critic": 50.0}) is None  # a negative median says nothing about spikes
+
+
+def test_jit_compile_option_trains(tmp_path):
+    config = tiny_task.tiny_config(num_steps=6, jit_compile=True)
+    result = train(config, tmp_path)
+    assert result.step == 6 and result.traces == 1
+    assert all(math.isfinite(value) for value in result.losses.values())

@@ -1,4 +1,6 @@
 """A tiny regression task for the loop's tests: in-memory data with a position, dropout, a schedule."""
+import time
+
 import keras
 import ml_collections
 import numpy as np
@@ -23,6 +25,7 @@ def tiny_config(**loop_overrides):
     config.poison_targets = True  # False: only the inputs (NaNs then vanish in the ReLU, see tests)
     config.noise_schedule = [0.3, 0.2, 0.1, 0.05, 0.02]
     config.one_epoch_per_dataset = False  # True: make_dataset stops at the end of the epoch
+    config.sample_sleep = 0.0  # > 0: sample() only sleeps this long (slows a run down for kill tests)
     config.loop = loop.loop_config()
     config.loop.batch_size = 4
     config.loop.num_steps = 20
@@ -96,6 +99,9 @@ class TinyTask:
 
     def sample(self, step):
         del step
+        if self.config.sample_sleep:
+            time.sleep(self.config.sample_sleep)
+            return {}
         return {"inputs": self.images[:4]}
 
 

@@ -1,0 +1,32 @@
+"""Exports a trained relive model as a SavedModel: generator, conditional_generator or predictor.
+
+    python -m run_scripts.relive_export --workdir=runs/wgan --export_dir=runs/wgan/export \
+        [--model=wgan|conditional|predictor]
+The SavedModel loads with `tf.saved_model.load` alone; see relive/export.py for its signatures.
+"""
+import pathlib
+
+from absl import flags
+from ml_collections import config_flags
+
+from videocore import cli
+
+CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "relive" / "configs.py"
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file("config", f"{CONFIGS}:quick", "Preset (network sizes are read from the workdir).")
+flags.DEFINE_string("workdir", None, "The training run's workdir.", required=True)
+flags.DEFINE_string("export_dir", None, "The SavedModel goes in a folder named after the network here.",
+                    required=True)
+flags.DEFINE_enum("model", None, ["wgan", "conditional", "predictor"], "What the workdir trained "
+                  "(default: the model saved with the run, else config.model).")
+
+
+def main(argv):
+    del argv
+    from relive import export
+
+    print(export.export_trained(FLAGS.config, FLAGS.workdir, FLAGS.export_dir, FLAGS.model))
+
+
+if __name__ == "__main__":
+    cli.run(main)

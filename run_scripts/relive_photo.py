@@ -1,0 +1,36 @@
+"""Relives a photo: a clip generated around it (conditional WGAN) and an LSTM roll-out after it, as GIF + MP4.
+
+    python -m run_scripts.relive_photo --photo=me.jpg --output_dir=out \
+        --conditional_workdir=runs/cond --predictor_workdir=runs/lstm
+A photo of another size is centre-cropped and resized (with a note); grayscale or RGBA photos are
+converted to RGB.
+"""
+import pathlib
+
+from absl import flags
+from ml_collections import config_flags
+
+from videocore import cli
+
+CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "relive" / "configs.py"
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file("config", f"{CONFIGS}:quick", "Preset (network sizes are read from the workdirs).")
+flags.DEFINE_string("photo", None, "The still image to relive.", required=True)
+flags.DEFINE_string("output_dir", None, "Where <photo>_conditional.* and <photo>_rollout.* go.", required=True)
+flags.DEFINE_string("conditional_workdir", None, "Workdir of a trained conditional WGAN.")
+flags.DEFINE_string("predictor_workdir", None, "Workdir of a trained LSTM predictor.")
+flags.DEFINE_integer("variations", 1, "Conditional clips side by side, each from other noise.")
+flags.DEFINE_integer("seed", None, "Noise seed (default config.sample.seed).")
+
+
+def main(argv):
+    del argv
+    from relive import sample
+
+    for path in sample.relive_photo(FLAGS.config, FLAGS.photo, FLAGS.output_dir, FLAGS.conditional_workdir,
+                                    FLAGS.predictor_workdir, FLAGS.variations, FLAGS.seed):
+        print(path)
+
+
+if __name__ == "__main__":
+    cli.run(main)
