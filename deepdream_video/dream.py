@@ -76,21 +76,23 @@ def dream_objective(activations, channels, kind, norms):
     return total
 
 
-def tile_spans(length, tile_size, margin):
+def tile_spans(length, tile_size, margin, align=1):
     """How one image axis is split into tiles: [(kept_start, kept_end, tile_start, tile_end)].
 
     Kept spans partition [0, length); each tile reaches `margin` further on both sides (clipped to
-    the image) so the gradient kept near a seam still sees context. tile_size <= 0, or an axis no
-    longer than tile_size, gives one tile. Python-int mirror of the in-graph tiling, for tests and
-    estimates.
+    the image) so the gradient kept near a seam still sees context. Tiles at the ends reach further
+    in (a late one starting earlier, on a multiple of `align`) so that none is much narrower than
+    tile_size: the network needs a minimum input size. tile_size <= 0, or an axis no longer than tile_size, gives one tile.
     """
     if tile_size <= 0 or length <= tile_size:
         return [(0, length, 0, length)]
     kept = tile_size - 2 * margin
+    latest_start = (length - tile_size) // align * align
     spans = []
     for start in range(0, length, kept):
         end = min(start + kept, length)
-        spans.append((start, end, max(0, start - margin), min(length, end + margin)))
+        tile_start = max(0, min(start - margin, latest_start))
+        spans.append((start, end, tile_start, min(length, max(end + margin, tile_start + tile_size))))
     return spans
 
 
@@ -113,9 +115,9 @@ class Dreamer:
         self.channels = layers_lib.validate_channels(
             channels, {name: self.net.channels(name) for name in self.dream_layers})
         self.objective = objective
-        # Traced per image size (and tiling): static shapes let oneDNN run the convs ~2x faster
-        # than one trace for [None, None, 3] does. A video has one size, so a handful of traces.
-        self._gradient_function = tf.function(self._gradient)
+        # Traced per image (tile) size: static shapes let oneDNN run the convs ~2x faster than one
+        # trace for [None, None, 3] does. A video has one size, so a handful of traces.
+        self._tile_function = tf.function(self._tile_graph)
         self._dream_function = tf.function(self._dream_graph)
 
     def check_tiling(self, tile_size, tile_margin):
@@ -127,6 +129,9 @@ class Dreamer:
                 f"of {stride}, the stride of the dream layers")
         if tile_size and tile_size <= 2 * tile_margin:
             raise errors.ConfigError(f"tile_size ({tile_size}) must exceed twice tile_margin ({tile_margin})")
+        if tile_size and tile_size < self.min_side() + stride:
+            raise errors.ConfigError(
+                f"tile_size ({tile_size}) must be at least {self.min_side() + stride} for these dream layers")
 
     def min_side(self):
         """Smallest image side for which every dream layer still has an activation."""
@@ -136,35 +141,29 @@ class Dreamer:
         return side
 
     def _norms(self, height, width):
+        """Each dream layer's element count for a height x width image (the objective's divisors)."""
         norms = []
         for name in self.dream_layers:
             h, w = self.net.output_size(name, height, width)
             norms.append(float(h * w * (len(self.channels) or self.net.channels(name))))
         return norms
 
-    def _gradient(self, image, tile_size, tile_margin, constants=None):
-        """Graph of the objective and its gradient for one statically shaped image, tile by tile."""
-        height, width = image.shape[0], image.shape[1]
-        norms = self._norms(height, width)
-        objective, rows, previous = 0.0, [], []
-        for y0, y1, ty0, ty1 in tile_spans(height, tile_size, tile_margin):
-            row = []
-            for x0, x1, tx0, tx1 in tile_spans(width, tile_size, tile_margin):
-                # One tile after the other, so only one tile's activations are alive at a time.
-                with tf.control_dependencies(previous):
-                    tile = tf.identity(image[ty0:ty1, tx0:tx1])
-                with tf.GradientTape() as tape:
-                    tape.watch(tile)
-                    value = dream_objective(self.net(tile[None], constants), self.channels, self.objective, norms)
-                tile_gradient = tape.gradient(value, tile)
-                row.append(tile_gradient[y0 - ty0:y1 - ty0, x0 - tx0:x1 - tx0])
-                objective += value
-                previous = [tile_gradient]
-            rows.append(row[0] if len(row) == 1 else tf.concat(row, axis=1))
-        return objective, rows[0] if len(rows) == 1 else tf.concat(rows, axis=0)
+    def _image_gradient(self, image, norms, constants):
+        """Graph of the objective and its gradient for one image (or tile) (H, W, 3)."""
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            objective = dream_objective(self.net(image[None], constants), self.channels, self.objective, norms)
+        return objective, tape.gradient(objective, image)
+
+    def _tile_graph(self, tile, norms):
+        return self._image_gradient(tile, tf.unstack(norms), None)
 
     def gradient(self, image, tile_size=0, tile_margin=0):
-        """Objective and its gradient for one image.
+        """Objective and its gradient for one image, computed tile by tile.
+
+        Each tile's gradient is taken with the tile's `tile_margin` of context and only its kept
+        part is used (`tile_spans`); with margins at least the dream layers' receptive field and
+        tile offsets on the network's stride grid, this is exactly the untiled gradient.
 
         Args:
           image: float32 (H, W, 3) in [-1, 1].
@@ -173,16 +172,26 @@ class Dreamer:
           (objective float32 scalar, gradient float32 (H, W, 3)).
         """
         self.check_tiling(tile_size, tile_margin)
-        return self._gradient_function(tf.convert_to_tensor(image, tf.float32), tile_size, tile_margin)
+        image = tf.convert_to_tensor(image, tf.float32)
+        height, width = int(image.shape[0]), int(image.shape[1])
+        norms = tf.constant(self._norms(height, width))
+        objective, rows = 0.0, []
+        stride = self.net.stride()
+        for y0, y1, ty0, ty1 in tile_spans(height, tile_size, tile_margin, stride):
+            row = []
+            for x0, x1, tx0, tx1 in tile_spans(width, tile_size, tile_margin, stride):
+                value, tile_gradient = self._tile_function(image[ty0:ty1, tx0:tx1], norms)
+                row.append(tile_gradient[y0 - ty0:y1 - ty0, x0 - tx0:x1 - tx0])
+                objective += value
+            rows.append(tf.concat(row, axis=1))
+        return objective, tf.concat(rows, axis=0)
 
-    def _dream_graph(self, image, sizes, shifts, learning_rate, tile_size, tile_margin):
-        """All octaves and iterations for one image; see `dream` for the arguments.
+    @staticmethod
+    def _octaves(image, sizes, shifts, learning_rate, gradient):
+        """The octaves and iterations (in a graph or eagerly); gradient(image) -> (objective, gradient).
 
-        Unrolled in Python: the same steps in a `tf.while_loop` ran ~1.6x slower under bfloat16
-        (the loop body's convolutions miss the fast oneDNN kernels), while tracing the unrolled
-        graph costs a few seconds once per frame size.
+        Returns (dreamed (H, W, 3), objectives (num_octaves, num_iterations)).
         """
-        constants = self.net.graph_constants()
         detail = tf.zeros(sizes[0] + (3,))
         objectives = []
         for octave, size in enumerate(sizes):
@@ -190,15 +199,26 @@ class Dreamer:
             src = base + tf.image.resize(detail, size)
             for step in range(shifts.shape[1]):
                 shift = shifts[octave, step]
-                objective, gradient = self._gradient(tf.roll(src, shift, axis=[0, 1]), tile_size, tile_margin, constants)
-                gradient = tf.roll(gradient, -shift, axis=[0, 1])
+                objective, step_gradient = gradient(tf.roll(src, shift, axis=[0, 1]))
+                step_gradient = tf.roll(step_gradient, -shift, axis=[0, 1])
                 # The reference notebook's normalised step: the mean |change| is learning_rate.
-                gradient /= tf.reduce_mean(tf.abs(gradient)) + 1e-8
-                src = tf.clip_by_value(src + learning_rate * gradient, -1.0, 1.0)
+                step_gradient /= tf.reduce_mean(tf.abs(step_gradient)) + 1e-8
+                src = tf.clip_by_value(src + learning_rate * step_gradient, -1.0, 1.0)
                 objectives.append(objective)
             detail = src - base
         dreamed = tf.clip_by_value(image + detail, -1.0, 1.0)
         return dreamed, tf.reshape(tf.stack(objectives), [len(sizes), shifts.shape[1]])
+
+    def _dream_graph(self, image, sizes, shifts, learning_rate):
+        """One graph for a whole untiled frame, unrolled in Python: the same steps in a
+        `tf.while_loop` ran ~1.6x slower under bfloat16, while tracing the unrolled graph costs
+        a few seconds once per frame size."""
+        constants = self.net.graph_constants()
+
+        def gradient(src):
+            return self._image_gradient(src, self._norms(src.shape[0], src.shape[1]), constants)
+
+        return self._octaves(image, sizes, shifts, learning_rate, gradient)
 
     def dream(self, image, shifts, learning_rate, octave_scale=1.4, tile_size=0, tile_margin=0):
         """DeepDream one image.
@@ -209,6 +229,8 @@ class Dreamer:
           learning_rate: mean absolute change per iteration (image units; the range is 2).
           octave_scale: size ratio between octaves, > 1.
           tile_size, tile_margin: gradient tiles (pixels, multiples of the net's stride); 0 = untiled.
+            An untiled frame runs as one graph call; tiled ones step in Python, one tile at a time
+            (slower, but only one tile's activations are ever in memory).
         Returns:
           (dreamed float32 (H, W, 3) in [-1, 1], objectives float32 (num_octaves, num_iterations)),
           the objective measured before each step.
@@ -223,6 +245,9 @@ class Dreamer:
             raise errors.ConfigError(
                 f"the smallest octave ({sizes[0][0]}x{sizes[0][1]}) is below {self.min_side()} px, the least "
                 f"the dream layers accept: use fewer octaves or a smaller octave_scale")
-        return self._dream_function(
-            tf.convert_to_tensor(image, tf.float32), sizes, tf.constant(shifts),
-            tf.constant(learning_rate, tf.float32), tile_size, tile_margin)
+        image = tf.convert_to_tensor(image, tf.float32)
+        learning_rate = tf.constant(learning_rate, tf.float32)
+        if len(tile_spans(height, tile_size, tile_margin)) * len(tile_spans(width, tile_size, tile_margin)) == 1:
+            return self._dream_function(image, sizes, tf.constant(shifts), learning_rate)
+        return self._octaves(image, sizes, shifts, learning_rate,
+                             lambda src: self.gradient(src, tile_size, tile_margin))

@@ -57,6 +57,38 @@ def _window_output(size, window, stride, padding):
     return (size - window) // stride + 1
 
 
+def _transposed_kernel(kernel):
+    """The kernel whose stride-1 convolution is the input gradient of `kernel`'s: flipped in
+    space, input and output channels swapped. (kh, kw, in, out) -> (kh, kw, out, in)."""
+    return np.ascontiguousarray(np.transpose(kernel[::-1, ::-1], (0, 1, 3, 2)))
+
+
+def _conv_with_forward_gradient(x, kernel, bias, transposed, padding, relu):
+    """Stride-1 conv + bias (+ ReLU) whose input gradient is computed as a forward convolution.
+
+    Mathematically TF's own gradient; but oneDNN's forward convolution with a constant filter
+    runs faster than its backward-data primitive (which pays a fixed cost per call that
+    dominates at small octaves). Returns (B, H', W', C_out) in x's dtype.
+    """
+    @tf.custom_gradient
+    def conv(x):
+        y = tf.nn.bias_add(tf.nn.conv2d(x, kernel, 1, padding), bias)
+        if relu:
+            y = tf.nn.relu(y)
+
+        def gradient(dy):
+            if relu:
+                dy = tf.raw_ops.ReluGrad(gradients=dy, features=y)
+            if padding == "VALID":
+                kh, kw = kernel.shape[0], kernel.shape[1]
+                dy = tf.pad(dy, [[0, 0], [kh - 1, kh - 1], [kw - 1, kw - 1], [0, 0]])
+            return tf.nn.conv2d(dy, transposed, 1, padding)
+
+        return y, gradient
+
+    return conv(x)
+
+
 class DreamNet(tf.Module):
     """InceptionV3 up to the deepest of `layer_names`, BN folded, in `compute_dtype`.
 
@@ -64,8 +96,9 @@ class DreamNet(tf.Module):
     (B, h_i, w_i, C_i), one per name in `layer_names`, in that order.
     """
 
-    def __init__(self, model, layer_names, compute_dtype="float32", merge_pointwise=True):
+    def __init__(self, model, layer_names, compute_dtype="float32", merge_pointwise=True, forward_gradients=True):
         super().__init__(name="dream_net")
+        self.forward_gradients = forward_gradients
         self.layer_names = tuple(layer_names)
         self.compute_dtype = tf.as_dtype(compute_dtype)
         producer = {}
@@ -185,7 +218,9 @@ class DreamNet(tf.Module):
         Captured tensors reach the graph as inputs; Const nodes let oneDNN treat the filters as
         constant and keep them in its own layout between steps.
         """
-        return [None if w is None else (tf.constant(w[0].numpy()), tf.constant(w[1].numpy())) for w in self._constants]
+        return [None if w is None else (tf.constant(w[0].numpy()), tf.constant(w[1].numpy()),
+                                        tf.constant(_transposed_kernel(w[0].numpy())))
+                for w in self._constants]
 
     def __call__(self, images, constants=None):
         """images (B, H, W, 3) float32 in [-1, 1] -> list of float32 (B, h, w, C) activations.
@@ -197,10 +232,13 @@ class DreamNet(tf.Module):
             if op.kind == "input":
                 value = tf.cast(images, self.compute_dtype)
             elif op.kind == "conv":
-                value = tf.nn.conv2d(values[op.inputs[0]], weights[0], (1,) + op.strides + (1,), op.padding)
-                value = tf.nn.bias_add(value, weights[1])
-                if op.relu:
-                    value = tf.nn.relu(value)
+                if op.strides == (1, 1) and len(weights) == 3 and self.forward_gradients:
+                    value = _conv_with_forward_gradient(values[op.inputs[0]], *weights, op.padding, op.relu)
+                else:
+                    value = tf.nn.conv2d(values[op.inputs[0]], weights[0], (1,) + op.strides + (1,), op.padding)
+                    value = tf.nn.bias_add(value, weights[1])
+                    if op.relu:
+                        value = tf.nn.relu(value)
                 if op.split:
                     value = tf.split(value, op.split, axis=-1)
             elif op.kind == "part":

@@ -53,7 +53,7 @@ def layer_index(num_layers, frame_index, every=1):
 # Keyframes ------------------------------------------------------------------------------------
 
 NUMERIC = {"learning_rate": float, "num_iterations": int, "num_octaves": int, "octave_scale": float,
-           "jitter": int, "blend_value": float, "flow_decay": float}
+           "jitter": int, "blend_value": float, "flow_decay": float, "flow_refresh": float}
 STEPPED = {"dream_layers": str, "channels": str}
 _TIME = re.compile(r"^(\d+(?:\.\d*)?)(s?)$")
 

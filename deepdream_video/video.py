@@ -42,9 +42,11 @@ _PRECISION_TO_DTYPE = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixe
 # Rough sustained GFLOP/s of the dream step on the 2-core development machine, for the estimate
 # printed before a run (the progress bar then shows the real rate).
 _ESTIMATED_GFLOPS = {"float32": 300.0, "bfloat16": 600.0, "float16": 600.0}
-# Peak memory of a gradient step is about this many times the forward activations (they are
-# kept for the backward pass, which makes gradients of the same sizes), measured at 540x360.
-_MEMORY_PER_ACTIVATION_BYTE = 3.0
+# Peak memory of a gradient step is about this many times the forward activations (kept for the
+# backward pass, which makes gradients of the same sizes), plus a fixed part for TF and the traced
+# graphs; measured at 1920x1080 (1.5 GB for layers mixed3 + mixed5 in bfloat16).
+_MEMORY_PER_ACTIVATION_BYTE = 2.6
+_MEMORY_FIXED_BYTES = 0.6 * 2**30
 # Config fields that do not change the frames a run produces (may differ when resuming).
 _RUN_ONLY_FIELDS = ("checkpoint_every", "workdir", "keep_workdir", "warping_error", "quality", "memory_budget_gb")
 
@@ -80,7 +82,7 @@ def validate(config):
     if config.objective not in dream.OBJECTIVES:
         raise errors.ConfigError(f"objective must be one of {', '.join(dream.OBJECTIVES)}, got {config.objective!r}")
     _check_dream_values(config.to_dict(), "")
-    for name in ("blend_value", "blend_low", "blend_high", "flow_decay"):
+    for name in ("blend_value", "blend_low", "blend_high", "flow_decay", "flow_refresh"):
         if not 0.0 <= config[name] <= 1.0:
             raise errors.ConfigError(f"{name} must be in [0, 1], got {config[name]}")
     if config.blend_low > config.blend_high or (config.blend == "loop" and config.blend_step <= 0):
@@ -248,6 +250,8 @@ class _Run:
         if self.layer_schedule:
             values["dream_layers"] = self.layer_schedule[
                 schedules.layer_index(len(self.layer_schedule), index, config.layer_every)]
+        if config.mode == "flow" and index > 0:
+            values["learning_rate"] *= values["flow_refresh"]
         return values
 
     def dreamer(self, dream_layers, channels):
@@ -270,7 +274,7 @@ class _Run:
         dreamer.check_tiling(config.tile_size, config.tile_margin)
 
         def needs(h, w):
-            return _MEMORY_PER_ACTIVATION_BYTE * dreamer.net.activation_bytes(h, w)
+            return _MEMORY_PER_ACTIVATION_BYTE * dreamer.net.activation_bytes(h, w) + _MEMORY_FIXED_BYTES
 
         budget = self.memory_budget()
         if config.tile_size:
@@ -302,11 +306,11 @@ class _Run:
         spans = dream.tile_spans(height, tile_size, tile_margin), dream.tile_spans(width, tile_size, tile_margin)
         tile_h = max(end - start for *_, start, end in spans[0])
         tile_w = max(end - start for *_, start, end in spans[1])
-        memory = _MEMORY_PER_ACTIVATION_BYTE * dreamer.net.activation_bytes(tile_h, tile_w)
+        memory = _MEMORY_PER_ACTIVATION_BYTE * dreamer.net.activation_bytes(tile_h, tile_w) + _MEMORY_FIXED_BYTES
         tiling = f"{len(spans[0]) * len(spans[1])} tiles of <= {tile_w}x{tile_h}" if tile_size else "untiled"
         return (f"{self.video.name}: {frames} frames at {width}x{height}, {self.info.fps} fps, mode {self.config.mode}, "
                 f"{self.compute_dtype}; ~{gflop:.0f} GFLOP/frame, ~{seconds:.2f} s/frame, "
-                f"~{frames * seconds / 60:.1f} min; ~{memory / 2**30:.2f} GB for the network ({tiling})")
+                f"~{frames * seconds / 60:.1f} min; ~{memory / 2**30:.1f} GB of memory ({tiling})")
 
     def start_image(self, index, raw, previous_raw, previous_dream, values):
         """float32 (H, W, 3) in [-1, 1] the dream of frame `index` starts from."""

@@ -60,8 +60,9 @@ def _upsample_to_clip(code, config, name):
                                          name=f"{name}_deconv{index + 1}")(x)
         x = layers.FusedBatchNorm(gen.bn_momentum, gen.bn_epsilon, name=f"{name}_bn{index + 1}")(x)
         x = keras.layers.ReLU(name=f"{name}_relu{index + 1}")(x)
-    x = keras.layers.Conv3DTranspose(3, gen.kernel_size, strides=2, padding="same",
-                                     name=f"{name}_deconv{steps}")(x)
+    # The RGB layer has the fast block form when its kernel is 4x4x4 (layers.PixelConv3DTranspose).
+    rgb_layer = layers.PixelConv3DTranspose if gen.kernel_size == 4 else keras.layers.Conv3DTranspose
+    x = rgb_layer(3, gen.kernel_size, strides=2, padding="same", name=f"{name}_deconv{steps}")(x)
     return keras.layers.Activation("tanh", name=f"{name}_tanh")(x)
 
 
@@ -113,8 +114,10 @@ def _critic_body(x, config, name):
     for index, filters in enumerate(spec.filters):
         # As in DCGAN, the first layer sees the pixels unnormalised.
         normalised = norm != "none" and index > 0
-        x = keras.layers.Conv3D(filters, spec.kernel_size, strides=2, padding="same", use_bias=not normalised,
-                                kernel_constraint=clip, bias_constraint=clip, name=f"{name}_conv{index + 1}")(x)
+        # The pixel layer has the fast block form when its kernel is 4x4x4 (layers.PixelConv3D).
+        conv_layer = layers.PixelConv3D if index == 0 and spec.kernel_size == 4 else keras.layers.Conv3D
+        x = conv_layer(filters, spec.kernel_size, strides=2, padding="same", use_bias=not normalised,
+                       kernel_constraint=clip, bias_constraint=clip, name=f"{name}_conv{index + 1}")(x)
         if normalised and norm == "batch":
             x = layers.FusedBatchNorm(spec.bn_momentum, spec.bn_epsilon, gamma_constraint=clip, beta_constraint=clip,
                                       name=f"{name}_bn{index + 1}")(x)

@@ -240,9 +240,11 @@ def write_final_sample(config, task, stem):
 
 
 def demo(workdir, num_steps=None):
-    """`make demo`'s relive stage: WGAN-GP (configs.demo) on the bundled bikes clip, then one sample grid.
+    """`make demo`'s relive stage: WGAN-GP (configs.demo) on the bundled carphone clip, then one sample grid
+    of 16 clips from the trained generator.
 
-    Returns the written paths (sample GIF and MP4). About a minute on a quiet 2-core CPU.
+    Returns the written paths (the final training sample and the grid, each GIF and MP4). About
+    70 s on a quiet 2-core CPU.
     """
     config = configs.demo()
     if num_steps:

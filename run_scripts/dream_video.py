@@ -38,6 +38,7 @@ flags.DEFINE_enum("blend", None, ["constant", "loop", "random"], "Blend schedule
 flags.DEFINE_float("blend_value", None, "Raw-frame weight of the constant blend.")
 flags.DEFINE_string("layer_schedule", None, "Layers to move up and down, one per frame ('' = off).")
 flags.DEFINE_float("flow_decay", None, "Weight of the dream carried along the flow (mode=flow).")
+flags.DEFINE_float("flow_refresh", None, "Learning-rate factor of frames after the first (mode=flow).")
 flags.DEFINE_string("keyframes", None, "e.g. '0: learning_rate=0.01; 2s: learning_rate=0.03'.")
 flags.DEFINE_float("start", None, "Start time (s).")
 flags.DEFINE_float("end", None, "End time (s).")
@@ -47,7 +48,7 @@ flags.DEFINE_integer("seed", None, "Random seed (jitter, random blend).")
 
 OVERRIDES = ("model", "weights", "learning_rate", "num_iterations", "num_octaves", "octave_scale", "jitter",
              "dream_layers", "channels", "objective", "predefined_start", "mode", "blend", "blend_value",
-             "layer_schedule", "flow_decay", "keyframes", "start", "end", "size", "preview", "seed")
+             "layer_schedule", "flow_decay", "flow_refresh", "keyframes", "start", "end", "size", "preview", "seed")
 
 
 def main(argv):

@@ -150,3 +150,15 @@ class LossGuard:
         """Adds a good step's losses to the running history."""
         for name, value in losses.items():
             self._history[name].append(float(value))
+
+    def snapshot(self):
+        """The history as it is now (taken at each checkpoint)."""
+        return {name: collections.deque(values, maxlen=values.maxlen) for name, values in self._history.items()}
+
+    def restore(self, snapshot):
+        """Goes back to a `snapshot`: after a rollback the losses are judged against the medians of
+        the checkpoint's time, not of later steps (an early checkpoint's losses are legitimately
+        higher than a later median)."""
+        self._history.clear()
+        for name, values in (snapshot or {}).items():
+            self._history[name] = collections.deque(values, maxlen=values.maxlen)

@@ -41,12 +41,22 @@ The task (any object; duck-typed):
         the checkpoint (a resumed run uses the checkpoint's table).
     state: {name: trackable}, extra variables to checkpoint (carried LSTM state,
         a tf.random.Generator...). Create them in `make_task` (inside the strategy scope).
+        A variable each replica assigns in the step keeps one value per replica in memory, but
+        checkpoints hold the first replica's only: with several replicas a carried LSTM state
+        resumes from replica 0's value (reset it at resume if that matters).
     sample(step) -> {name: images (N, H, W, 3) uint8 or float in [-1, 1]}: called eagerly on the
         chief every `sample_every_steps`; written to TensorBoard and as
         `workdir/samples/<name>/<step>.png` grids.
     frames_per_step: int, frames one step consumes (default: the global batch), for frames/s.
 
-Worked example (a one-network regression; a GAN has one tape and one `minimize` per network):
+`ctx.minimize(tape, loss, name, clip_value=None)` clips the gradient of the global loss element-wise
+(after the cross-replica sum, so the bound means the same on any number of replicas). Several
+networks from one forward pass: open one `tf.GradientTape(persistent=True)` and call `minimize`
+once per network with its own loss. Before every checkpoint the loop checks the weights are
+finite (a NaN input can vanish in a ReLU and leave the loss finite while the update breaks the
+weights); non-finite weights are handled like a bad loss (rollback).
+
+Worked example (a one-network regression):
 
     def make_task(setup):                       # runs inside strategy.scope()
         return Regression(config, setup)
@@ -370,6 +380,7 @@ class _Trainer:
         self.guard = checkpoint.LossGuard(
             spike_multiple=self.loop.guard.spike_multiple, window=self.loop.guard.window,
             min_history=self.loop.guard.min_history, watch=self.loop.guard.watch)
+        self.guard_at_save = {}  # the guard's history when the last checkpoint was written
         self.writer = summaries.Writer(workdir / "tensorboard", enabled=is_chief)
         self.frames_per_step = int(getattr(self.task, "frames_per_step", None) or self.loop.batch_size)
         self.traces = 0
@@ -481,12 +492,13 @@ class _Trainer:
         self.counters.index.assign(position.index)
 
     def _save(self):
-        """Checkpoints the current state unless its weights are non-finite; resets the rollback count."""
+        """Checkpoints the current state (callers check the weights first); resets the rollback count."""
         self._write_position(self.position)
         path = self.checkpointer.save(self.step)
         self.last_save_time = time.monotonic()
         self.saved_at = self.step
         self.rollbacks_in_row = 0
+        self.guard_at_save = self.guard.snapshot()
         if path:
             logging.info("step %d: checkpoint %s (epoch %d, batch %d)", self.step, path, *self.position)
         self.last_path = path or self.checkpointer.latest()
@@ -527,6 +539,7 @@ class _Trainer:
         self.rollbacks_in_row += 1
         self.rollbacks += 1
         path = self.checkpointer.restore()
+        self.guard.restore(self.guard_at_save)
         self.step = int(self.counters.step.numpy())
         self.saved_at = None  # the skipped batch moved the data position: save it before leaving
         self._write_position(self.position)  # the restore rewound the counters; the data goes on

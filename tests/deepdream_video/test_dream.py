@@ -70,7 +70,12 @@ def test_jitter_is_undone_exactly(dreamer, cat):
 def test_tile_spans_cover_every_pixel_once():
     spans = dream.tile_spans(200, 192, 64)
     assert [(a, b) for a, b, _, _ in spans] == [(0, 64), (64, 128), (128, 192), (192, 200)]
-    assert [(c, d) for _, _, c, d in spans] == [(0, 128), (0, 192), (64, 200), (128, 200)]
+    assert [(c, d) for _, _, c, d in spans] == [(0, 192), (0, 192), (8, 200), (8, 200)]
+    # Late tiles start early enough to keep their width, on the alignment grid.
+    spans = dream.tile_spans(300, 96, 16, align=8)
+    assert [(a, b) for a, b, _, _ in spans] == [(0, 64), (64, 128), (128, 192), (192, 256), (256, 300)]
+    assert all(c % 8 == 0 and d - c >= 96 - 8 for _, _, c, d in spans)
+    assert all(c <= a and b <= d for a, b, c, d in spans)
     assert dream.tile_spans(150, 192, 64) == [(0, 150, 0, 150)] == dream.tile_spans(150, 0, 0)
 
 
@@ -89,6 +94,11 @@ def test_tiled_gradient_equals_untiled_where_tiles_see_the_whole_receptive_field
     # Smaller margins change the gradient near the seams.
     _, rough = dreamer.gradient(image, tile_size=96, tile_margin=16)
     assert np.abs(rough.numpy() - untiled.numpy()).max() > 1e-2 * scale
+    # A whole dream stepped tile by tile (in Python) matches the one-graph untiled dream.
+    shifts = dream.jitter_shifts(np.random.default_rng(2), 2, 2, 8)
+    whole, _ = dreamer.dream(image, shifts, 0.02)
+    tiled, _ = dreamer.dream(image, shifts, 0.02, tile_size=192, tile_margin=64)
+    np.testing.assert_allclose(tiled.numpy(), whole.numpy(), atol=1e-4)
 
 
 def test_bad_dream_settings(inception, dreamer, cat):

@@ -154,3 +154,23 @@ def test_script_prints_bad_input_in_one_line(tmp_path):
         capture_output=True, text=True, timeout=120)
     assert completed.returncode == 1
     assert completed.stderr.strip().splitlines()[-1].startswith("error: unknown dream layer 'pool5'")
+
+
+def test_frames_over_the_memory_budget_are_tiled_or_refused(tmp_path):
+    source = video.sample_clip("carphone")
+    config = tiny(size="320x240")
+    dreamer = dream_video_lib._Run(config, source, tmp_path / "out.mp4").dreamer("mixed2", ())
+    # A budget that holds half of what the untiled frame needs.
+    untiled = (dream_video_lib._MEMORY_FIXED_BYTES
+               + dream_video_lib._MEMORY_PER_ACTIVATION_BYTE * dreamer.net.activation_bytes(240, 320))
+    config.memory_budget_gb = (untiled + dream_video_lib._MEMORY_FIXED_BYTES) / 2 / 2**30
+    run = dream_video_lib._Run(config, source, tmp_path / "out.mp4")
+    tile_size, margin = run.tiles(dreamer)
+    assert 0 < tile_size < 320 and tile_size % 8 == 0 and margin == config.tile_margin
+    run = dream_video_lib._Run(tiny(size="320x240", memory_budget_gb=0.01), source, tmp_path / "out.mp4")
+    with pytest.raises(errors.ConfigError, match="does not fit in 0.0 GB even in tiles"):
+        run.tiles(dreamer)
+    # Explicit tiles run end to end.
+    result = dream_video_lib.dream_video(tiny(end=0.1, tile_size=48, tile_margin=16), source,
+                                         tmp_path / "tiled.mp4", progress=False)
+    assert result.frames == 3 and video.probe(tmp_path / "tiled.mp4").frame_count == 3

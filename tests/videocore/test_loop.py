@@ -229,3 +229,20 @@ def test_jit_compile_option_trains(tmp_path):
     result = train(config, tmp_path)
     assert result.step == 6 and result.traces == 1
     assert all(math.isfinite(value) for value in result.losses.values())
+
+
+def test_guard_goes_back_to_the_history_of_the_checkpoint_it_rolls_back_to():
+    # Early losses are high; by the time of a spike the median is low. After rolling back to the
+    # early checkpoint, the early (high) losses must not count as spikes against the late median.
+    guard = checkpoint.LossGuard(spike_multiple=10.0, window=10, min_history=3)
+    for value in (2.0, 1.9, 1.8):
+        guard.record({"gan": value})
+    at_checkpoint = guard.snapshot()
+    for value in (0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01):
+        guard.record({"gan": value})
+    assert "over 10x" in guard.problem({"gan": 1.9})
+    guard.restore(at_checkpoint)
+    assert guard.problem({"gan": 1.9}) is None
+    assert "over 10x" in guard.problem({"gan": 19.5})  # median 1.9
+    guard.record({"gan": 1.7})
+    assert len(at_checkpoint["gan"]) == 3  # the snapshot is a copy

@@ -1,0 +1,175 @@
+"""Evaluation of the latent sequence model (neural dream videos): prediction error and how the dreams move.
+
+    python bench/eval_dream_sequence.py [--video=PATH] [--workdir=DIR] [--vaegan_workdir=DIR] [--steps=1500]
+
+1. A VAE-GAN (`quick` preset, --vaegan_steps steps) is trained on the video unless --vaegan_workdir
+   is given; its encoder turns every frame into mu.
+2. Three sequence models train for the same number of steps on the first (1 - holdout) of the
+   video: the blog's LSTM + L2 predicting z, the same predicting the change of z, and the
+   mixture-density LSTM (K = 5) with z re-drawn from mu, sigma every epoch.
+3. Next-latent error on the held-out last frames (mean squared error per latent dimension of the
+   expected next latent), against copying the last latent and against linear extrapolation.
+4. Dreams seeded with the first held-out frames, decoded, and measured against the VAE-GAN's
+   reconstruction of the real frames that follow: motion (mean absolute frame-to-frame change,
+   0-255 per pixel), jerk (mean absolute second difference: lower = smoother), the temporal
+   collapse ratio (dream motion / real motion; 0 = frozen) and how much the latents still vary
+   (std over time of the dream's z / that of the real z).
+Stills (real | reconstructed | dreamed) go to docs/stills/. Timings are not measured here.
+"""
+
+import argparse
+import json
+import pathlib
+import sys
+import tempfile
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import PIL.Image  # noqa: E402
+
+from videocore import metrics  # noqa: E402
+from videocore import summaries  # noqa: E402
+from videocore import video  # noqa: E402
+from vaegan_video import configs  # noqa: E402
+from vaegan_video import dream  # noqa: E402
+from vaegan_video import latents  # noqa: E402
+from vaegan_video import sequence_configs  # noqa: E402
+from vaegan_video import sequence_train  # noqa: E402
+from vaegan_video import train  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data" / "one-by-one-person-detection.mp4"
+
+
+def variants():
+    yield "seed: LSTM + L2, predicts z, z = mu", sequence_configs.seed(), [0.0]
+    config = sequence_configs.seed()
+    config.model.residual = True
+    yield "LSTM + L2, predicts the change of z", config, [0.0]
+    yield "MDN-LSTM (K=5), change of z, z re-drawn", sequence_configs.default(), [0.0, 0.5, 1.0]
+
+
+def train_vaegan(video_path, workdir, steps):
+    config = configs.quick()
+    config.data.videos = (str(video_path),)
+    config.loop.num_steps, config.loop.num_epochs = steps, 0
+    train.train_and_evaluate(config, workdir)
+    return workdir
+
+
+def motion_figures(frames):
+    frames = frames.astype(np.float32)
+    first = np.abs(np.diff(frames, axis=0)).mean()
+    second = np.abs(frames[2:] - 2 * frames[1:-1] + frames[:-2]).mean()
+    return float(first), float(second)
+
+
+def save_strip(path, rows, every, columns=8, scale=2):
+    picked = [row[::every][:columns] for row in rows]
+    grid = summaries.image_grid(np.concatenate(picked), columns=columns)
+    image = PIL.Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), PIL.Image.NEAREST)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, quality=85)
+    return path.stat().st_size
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--video", default=str(SHARED if SHARED.exists() else video.sample_clip("bikes")))
+    parser.add_argument("--workdir", default=None, help="keep the runs here (default: a temp dir)")
+    parser.add_argument("--vaegan_workdir", default=None, help="a trained VAE-GAN run on --video")
+    parser.add_argument("--vaegan_steps", type=int, default=2000)
+    parser.add_argument("--steps", type=int, default=1500, help="sequence model steps per variant")
+    parser.add_argument("--holdout", type=float, default=0.2)
+    parser.add_argument("--dream_frames", type=int, default=200)
+    parser.add_argument("--stills", default=str(REPO / "docs" / "stills"))
+    args = parser.parse_args()
+    temp = tempfile.TemporaryDirectory()
+    root = pathlib.Path(args.workdir or temp.name)
+    vaegan_workdir = pathlib.Path(args.vaegan_workdir or root / "vaegan")
+    if not tf_checkpoint_exists(vaegan_workdir):
+        print(f"training the VAE-GAN (quick preset, {args.vaegan_steps} steps) on {args.video}")
+        train_vaegan(args.video, vaegan_workdir, args.vaegan_steps)
+    codec = latents.Codec(vaegan_workdir)
+    stream = latents.encode_video(vaegan_workdir, args.video, codec=codec)
+    training, held = stream.split(args.holdout)
+    print(f"{args.video}: {len(stream)} frames at {stream.fps} fps, latent {stream.latent_dim}-d; "
+          f"{len(training)} to train on, {len(held)} held out; decoder noise sigma {codec.noise}")
+    mu = stream.mu
+    cut = len(training)
+    copy_last = float(np.mean(np.square(mu[cut - 1:-1] - mu[cut:])))
+    linear = float(np.mean(np.square(2 * mu[cut - 1:-1] - mu[cut - 2:-2] - mu[cut:])))
+    count = min(args.dream_frames, len(held) - 8)
+    real = np.stack(list(video.read_frames(args.video, aspect=codec.aspect, size=codec.size)))[cut + 8:cut + 8 + count]
+    reconstructed = codec.decode(mu[cut + 8:cut + 8 + count])
+    real_motion, real_jerk = motion_figures(real)
+    recon_motion, recon_jerk = motion_figures(reconstructed)
+    z_spread = float(mu[cut + 8:cut + 8 + count].std(axis=0).mean())
+
+    table = [("copy the last latent", {"mse": copy_last}), ("linear extrapolation", {"mse": linear})]
+    dreams = []
+    for name, config, temperatures in variants():
+        config.vaegan_workdir = str(vaegan_workdir)
+        config.data.videos = (args.video,)
+        config.data.holdout_fraction = args.holdout
+        config.model.units = 256
+        config.train.window = 32
+        config.loop.batch_size = 8
+        config.loop.num_steps = args.steps
+        config.loop.sample_every_steps = 0
+        config.loop.log_every_steps = 100
+        run = root / "sequence" / name.split(":")[0].replace(" ", "_").replace(",", "").replace("(", "") \
+            .replace(")", "").replace("=", "")
+        sequence_train.train_and_evaluate(config, run, progress=False)
+        figures = json.loads((run / sequence_train.EVAL_FILE).read_text())
+        table.append((name, figures))
+        for temperature in temperatures:
+            output = run / f"dream_t{temperature}.mp4"
+            dream.dream_video(run, output, config=config, num_frames=count, temperature=temperature,
+                              seed_start=cut / float(stream.fps), progress=False)
+            frames = np.stack(list(video.read_frames(output)))
+            dream_model, _, _ = sequence_train.restore_model(run)
+            motion, jerk = motion_figures(frames)
+            z = dream_latents(dream_model, config, mu, cut, count, temperature)
+            dreams.append((f"{name}, tau={temperature}", {
+                "motion": motion, "jerk": jerk,
+                "collapse_vs_reconstruction": metrics.temporal_collapse_ratio(frames, reconstructed),
+                "collapse_vs_real": metrics.temporal_collapse_ratio(frames, real),
+                "z_spread_ratio": float(z.std(axis=0).mean()) / z_spread,
+            }, frames))
+
+    print(f"\nnext-latent error on {len(held)} held-out frames (mean squared error per dimension; lower is better)")
+    for name, figures in table:
+        extra = f"  ratio to copy-last {figures['mse'] / copy_last:.3f}" if name not in ("copy the last latent",) else ""
+        nll = f"  NLL {figures['nll']:.3f} nats/dim" if "nll" in figures else ""
+        print(f"  {name:48s} {figures['mse']:.5f}{extra}{nll}")
+    print(f"\ndreams of {count} frames seeded with the first 8 held-out frames "
+          f"(real: motion {real_motion:.2f}, jerk {real_jerk:.2f}; VAE-GAN reconstruction: motion {recon_motion:.2f}, "
+          f"jerk {recon_jerk:.2f})")
+    print(f"  {'model':58s} {'motion':>7s} {'jerk':>6s} {'collapse/recon':>14s} {'collapse/real':>13s} "
+          f"{'z spread':>8s}")
+    for name, figures, _ in dreams:
+        print(f"  {name:58s} {figures['motion']:7.2f} {figures['jerk']:6.2f} "
+              f"{figures['collapse_vs_reconstruction']:14.3f} {figures['collapse_vs_real']:13.3f} "
+              f"{figures['z_spread_ratio']:8.3f}")
+    stills = pathlib.Path(args.stills)
+    every = max(1, count // 8)
+    chosen = [d for d in dreams if "MDN" in d[0] and d[0].endswith("0.5")] or dreams[-1:]
+    size = save_strip(stills / "dream_sequence.jpg", [real, reconstructed, chosen[0][2]], every)
+    print(f"\nstills: {stills / 'dream_sequence.jpg'} ({size // 1024} KB): rows real | reconstructed | "
+          f"{chosen[0][0]}, every {every} frames")
+    temp.cleanup()
+
+
+def dream_latents(model, config, mu, cut, count, temperature):
+    settings = dream.DreamSettings.from_config(config.dream, num_frames=count, temperature=temperature)
+    return np.concatenate(list(dream.rollout(dream.Dreamer(model), settings, mu, cut)))
+
+
+def tf_checkpoint_exists(workdir):
+    return (pathlib.Path(workdir) / "checkpoints" / "checkpoint").is_file()
+
+
+if __name__ == "__main__":
+    main()
