@@ -4,7 +4,7 @@ For `independent`, `blend` and `flow` (and flow carrying half the dream, re-drea
 bundled `bikes` clip (lots of motion) with layers mixed3 + mixed5, 4 octaves x 5 iterations,
 and prints the warping error (videocore.metrics, Lai et al. 2018; lower = steadier) next to the
 mean change from the source (the dream's strength), and the source's own warping error (the
-floor left by flow errors). Saves the middle frame of each mode as docs/stills/<mode>.jpg.
+floor left by flow errors). Saves the middle frame of each mode as docs/stills/deepdream_<mode>.jpg.
 
     python bench/eval_dream.py [--start=2] [--seconds=2] [--size=480x204] [--stills=docs/stills]
 """
@@ -65,7 +65,7 @@ def main(argv):
             rows.append((name, result, time.perf_counter() - began))
             if FLAGS.stills and name in ("independent", "blend", "flow"):
                 frames = video.read_all(output)
-                still = pathlib.Path(FLAGS.stills) / f"{name}.jpg"
+                still = pathlib.Path(FLAGS.stills) / f"deepdream_{name}.jpg"
                 still.parent.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(frames[len(frames) // 2]).save(still, quality=STILL_QUALITY)
                 print(f"saved {still} ({still.stat().st_size / 1024:.0f} KB)")

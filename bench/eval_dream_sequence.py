@@ -4,11 +4,14 @@
 
 1. A VAE-GAN (`quick` preset, --vaegan_steps steps) is trained on the video unless --vaegan_workdir
    is given; its encoder turns every frame into mu.
-2. Three sequence models train for the same number of steps on the first (1 - holdout) of the
-   video: the blog's LSTM + L2 predicting z, the same predicting the change of z, and the
-   mixture-density LSTM (K = 5) with z re-drawn from mu, sigma every epoch.
+2. Sequence models train for the same number of steps on the first (1 - holdout) of the video:
+   the blog's LSTM + L2 predicting z, a small LSTM + L2 predicting the change of z, and the
+   mixture-density LSTM (K = 5) on mu and on z re-drawn from mu, sigma every epoch
+   (z = mu + noise * sigma * eps; noise 0.01 and the VAE-GAN's own last sigma).
 3. Next-latent error on the held-out last frames (mean squared error per latent dimension of the
-   expected next latent), against copying the last latent and against linear extrapolation.
+   expected next latent), against copying the last latent and against linear extrapolation; for
+   the MDNs also the negative log-likelihood per dimension, against copy-last with Gaussian
+   noise fitted per dimension to the training frames' changes.
 4. Dreams seeded with the first held-out frames, decoded, and measured against the VAE-GAN's
    reconstruction of the real frames that follow: motion (mean absolute frame-to-frame change,
    0-255 per pixel), jerk (mean absolute second difference: lower = smoother), the temporal
@@ -42,12 +45,24 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "one-by-one-person-detection.mp4"
 
 
-def variants():
-    yield "seed: LSTM + L2, predicts z, z = mu", sequence_configs.seed(), [0.0]
+def variants(decoder_noise):
+    """(name, config, temperatures to dream at); every variant trains the same steps on the same lanes."""
+    config = sequence_configs.seed()
+    config.model.units = 256
+    yield "seed: LSTM-256 + L2, predicts z, z = mu", config, [0.0]
     config = sequence_configs.seed()
     config.model.residual = True
-    yield "LSTM + L2, predicts the change of z", config, [0.0]
-    yield "MDN-LSTM (K=5), change of z, z re-drawn", sequence_configs.default(), [0.0, 0.5, 1.0]
+    config.model.units = 64
+    yield "LSTM-64 + L2, predicts the change of z", config, [0.0]
+    config = sequence_configs.default()
+    config.model.units = 256
+    config.data.z_noise = 0.0
+    yield "MDN-LSTM-256 (K=5), change of z, z = mu", config, [0.0, 0.5, 1.0]
+    for z_noise in (0.01, decoder_noise):
+        config = sequence_configs.default()
+        config.model.units = 256
+        config.data.z_noise = z_noise
+        yield f"MDN-LSTM-256 (K=5), z re-drawn, noise {z_noise:g}", config, [0.5]
 
 
 def train_vaegan(video_path, workdir, steps):
@@ -70,7 +85,7 @@ def save_strip(path, rows, every, columns=8, scale=2):
     grid = summaries.image_grid(np.concatenate(picked), columns=columns)
     image = PIL.Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), PIL.Image.NEAREST)
     path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, quality=85)
+    image.save(path, quality=75)
     return path.stat().st_size
 
 
@@ -80,7 +95,7 @@ def main():
     parser.add_argument("--workdir", default=None, help="keep the runs here (default: a temp dir)")
     parser.add_argument("--vaegan_workdir", default=None, help="a trained VAE-GAN run on --video")
     parser.add_argument("--vaegan_steps", type=int, default=2000)
-    parser.add_argument("--steps", type=int, default=1500, help="sequence model steps per variant")
+    parser.add_argument("--steps", type=int, default=400, help="sequence model steps per variant")
     parser.add_argument("--holdout", type=float, default=0.2)
     parser.add_argument("--dream_frames", type=int, default=200)
     parser.add_argument("--stills", default=str(REPO / "docs" / "stills"))
@@ -107,20 +122,22 @@ def main():
     recon_motion, recon_jerk = motion_figures(reconstructed)
     z_spread = float(mu[cut + 8:cut + 8 + count].std(axis=0).mean())
 
-    table = [("copy the last latent", {"mse": copy_last}), ("linear extrapolation", {"mse": linear})]
+    changes = np.diff(mu[:cut], axis=0)
+    spread = changes.std(axis=0)
+    standard = (mu[cut:] - mu[cut - 1:-1] - changes.mean(axis=0)) / spread
+    copy_nll = float(np.mean(0.5 * standard ** 2 + np.log(spread) + 0.5 * np.log(2 * np.pi)))
+    table = [("copy the last latent", {"mse": copy_last, "nll": copy_nll}), ("linear extrapolation", {"mse": linear})]
     dreams = []
-    for name, config, temperatures in variants():
+    for name, config, temperatures in variants(codec.noise):
         config.vaegan_workdir = str(vaegan_workdir)
         config.data.videos = (args.video,)
         config.data.holdout_fraction = args.holdout
-        config.model.units = 256
         config.train.window = 32
         config.loop.batch_size = 8
         config.loop.num_steps = args.steps
         config.loop.sample_every_steps = 0
         config.loop.log_every_steps = 100
-        run = root / "sequence" / name.split(":")[0].replace(" ", "_").replace(",", "").replace("(", "") \
-            .replace(")", "").replace("=", "")
+        run = root / "sequence" / "".join(c if c.isalnum() or c in "-." else "_" for c in name)
         sequence_train.train_and_evaluate(config, run, progress=False)
         figures = json.loads((run / sequence_train.EVAL_FILE).read_text())
         table.append((name, figures))
@@ -141,21 +158,21 @@ def main():
 
     print(f"\nnext-latent error on {len(held)} held-out frames (mean squared error per dimension; lower is better)")
     for name, figures in table:
-        extra = f"  ratio to copy-last {figures['mse'] / copy_last:.3f}" if name not in ("copy the last latent",) else ""
+        extra = f"  ratio to copy-last {figures['mse'] / copy_last:.3f}" if name != "copy the last latent" else ""
         nll = f"  NLL {figures['nll']:.3f} nats/dim" if "nll" in figures else ""
-        print(f"  {name:48s} {figures['mse']:.5f}{extra}{nll}")
+        print(f"  {name:52s} {figures['mse']:.5f}{extra}{nll}")
     print(f"\ndreams of {count} frames seeded with the first 8 held-out frames "
           f"(real: motion {real_motion:.2f}, jerk {real_jerk:.2f}; VAE-GAN reconstruction: motion {recon_motion:.2f}, "
           f"jerk {recon_jerk:.2f})")
-    print(f"  {'model':58s} {'motion':>7s} {'jerk':>6s} {'collapse/recon':>14s} {'collapse/real':>13s} "
+    print(f"  {'model':62s} {'motion':>7s} {'jerk':>6s} {'collapse/recon':>14s} {'collapse/real':>13s} "
           f"{'z spread':>8s}")
     for name, figures, _ in dreams:
-        print(f"  {name:58s} {figures['motion']:7.2f} {figures['jerk']:6.2f} "
+        print(f"  {name:62s} {figures['motion']:7.2f} {figures['jerk']:6.2f} "
               f"{figures['collapse_vs_reconstruction']:14.3f} {figures['collapse_vs_real']:13.3f} "
               f"{figures['z_spread_ratio']:8.3f}")
     stills = pathlib.Path(args.stills)
     every = max(1, count // 8)
-    chosen = [d for d in dreams if "MDN" in d[0] and d[0].endswith("0.5")] or dreams[-1:]
+    chosen = [d for d in dreams if "z = mu, tau=1.0" in d[0]] or dreams[-1:]
     size = save_strip(stills / "dream_sequence.jpg", [real, reconstructed, chosen[0][2]], every)
     print(f"\nstills: {stills / 'dream_sequence.jpg'} ({size // 1024} KB): rows real | reconstructed | "
           f"{chosen[0][0]}, every {every} frames")

@@ -150,10 +150,14 @@ class Dreamer:
 
     def _image_gradient(self, image, norms, constants):
         """Graph of the objective and its gradient for one image (or tile) (H, W, 3)."""
+        # float16 gradients of a mean over ~1e5 activations underflow; the step normalises the
+        # gradient anyway, so a constant factor costs nothing (bfloat16 has float32's range).
+        scale = 1024.0 if self.net.compute_dtype == tf.float16 else 1.0
         with tf.GradientTape() as tape:
             tape.watch(image)
             objective = dream_objective(self.net(image[None], constants), self.channels, self.objective, norms)
-        return objective, tape.gradient(objective, image)
+            scaled = objective * scale
+        return objective, tape.gradient(scaled, image)
 
     def _tile_graph(self, tile, norms):
         return self._image_gradient(tile, tf.unstack(norms), None)

@@ -1,11 +1,14 @@
-"""InceptionV3 for dreaming: cut at the deepest dream layer, BatchNorm folded into the convs.
+"""InceptionV3 for dreaming: cut at the deepest dream layer, BatchNorm folded, rewritten for speed.
 
-Dreaming only ever runs the network forward and back to its *input*, never trains it, so
-each Conv2D -> BatchNormalization -> ReLU triple of Keras' InceptionV3 becomes one convolution
-with a bias (BN folded into the kernel) followed by ReLU, written as plain TF ops. That keeps
-the whole network in the compute dtype (Keras 3 BatchNormalization casts bfloat16 back to
-float32, wrapping every conv in conversions) and lets oneDNN fuse conv + bias + ReLU.
-Only the layers the dream layers depend on are kept.
+Dreaming only runs the network forward and back to its *input*, never trains it, so the Keras
+graph is re-expressed as plain TF ops with the same arithmetic, arranged for oneDNN on a CPU:
+  * only the layers the dream layers depend on are kept;
+  * each Conv2D -> BatchNormalization -> ReLU becomes one conv with a bias (BN folded into the
+    kernel), so everything stays in the compute dtype (Keras 3 BatchNormalization casts
+    bfloat16 back to float32) and oneDNN fuses conv + bias + ReLU;
+  * pool branches run their 1x1 conv before the average pool (on fewer channels);
+  * the 1x1 convs that open an Inception block's branches run as one wider conv;
+  * stride-1 convs take their input gradient as a forward conv with the transposed kernel.
 """
 import dataclasses
 import functools
@@ -39,7 +42,7 @@ def inception_v3(weights="auto"):
 class _Op:
     """One node of the folded network: a conv(+bias+ReLU), a pooling or a concatenation."""
 
-    kind: str  # "input" | "conv" | "max_pool" | "avg_pool" | "concat" | "part" (of a split conv)
+    kind: str  # "input" | "conv" | "max_pool" | "avg_pool" | "concat" | "part" (of a split conv) | "bias"
     name: str  # the Keras layer whose output this op produces
     inputs: tuple = ()  # indices of earlier ops
     window: tuple = (1, 1)  # kernel or pool size (h, w)
@@ -72,7 +75,9 @@ def _conv_with_forward_gradient(x, kernel, bias, transposed, padding, relu):
     """
     @tf.custom_gradient
     def conv(x):
-        y = tf.nn.bias_add(tf.nn.conv2d(x, kernel, 1, padding), bias)
+        y = tf.nn.conv2d(x, kernel, 1, padding)
+        if bias is not None:
+            y = tf.nn.bias_add(y, bias)
         if relu:
             y = tf.nn.relu(y)
 
@@ -94,9 +99,17 @@ class DreamNet(tf.Module):
 
     Calling it maps images (B, H, W, 3) float32 in [-1, 1] to a list of float32 activations
     (B, h_i, w_i, C_i), one per name in `layer_names`, in that order.
+
+    Args:
+      model: a Keras InceptionV3 (Conv2D [-> BatchNormalization] -> ReLU units, pools, concats).
+      layer_names: Keras layer names whose activations are returned.
+      compute_dtype: "float32", "bfloat16" or "float16".
+      merge_pointwise, forward_gradients, pool_after_pointwise: the rewrites in the module
+        docstring (on by default; off reproduces the plain folded graph, for benchmarks).
     """
 
-    def __init__(self, model, layer_names, compute_dtype="float32", merge_pointwise=True, forward_gradients=True):
+    def __init__(self, model, layer_names, compute_dtype="float32", merge_pointwise=True, forward_gradients=True,
+                 pool_after_pointwise=True):
         super().__init__(name="dream_net")
         self.forward_gradients = forward_gradients
         self.layer_names = tuple(layer_names)
@@ -105,7 +118,7 @@ class DreamNet(tf.Module):
         for layer in model.layers:
             producer[id(layer.output)] = layer
         self._ops = []
-        self._weights = []  # (kernel, bias) per op, None for weightless ops
+        self._weights = []  # (kernel or None, bias or None) per op, None for weightless ops
         index_of_layer = {}
 
         def visit(layer):
@@ -124,12 +137,51 @@ class DreamNet(tf.Module):
             if name not in names:
                 raise errors.UserInputError(f"layer {name!r} is not in the model")
             self._outputs.append(visit(model.get_layer(name)))
+        if pool_after_pointwise:
+            self._pool_after_pointwise()
         if merge_pointwise:
             self._merge_pointwise()
-        self._constants = [
-            None if w is None else (tf.constant(w[0], self.compute_dtype), tf.constant(w[1], self.compute_dtype))
-            for w in self._weights
-        ]
+        self._constants = [None if w is None else tuple(None if a is None else tf.constant(a, self.compute_dtype)
+                                                        for a in w) for w in self._weights]
+
+    def _pool_after_pointwise(self):
+        """Swaps each "average pool -> 1x1 conv" pool branch into "1x1 conv -> average pool -> bias".
+
+        Both are linear per pixel before the bias (SAME average pooling divides each pixel by its
+        own count, a per-pixel scalar that commutes with the channel mixing), so the result is
+        the same; but the pooling and its gradient then run on the conv's 32-192 output channels
+        instead of the block's 192-768 input channels.
+        """
+        consumers = {}
+        for index, op in enumerate(self._ops):
+            for source in op.inputs:
+                consumers.setdefault(source, []).append(index)
+        swaps = {}
+        for index, op in enumerate(self._ops):
+            users = consumers.get(index, [])
+            if (op.kind == "avg_pool" and op.strides == (1, 1) and op.padding == "SAME" and len(users) == 1
+                    and self._ops[users[0]].kind == "conv" and self._ops[users[0]].window == (1, 1)
+                    and self._ops[users[0]].strides == (1, 1) and index not in self._outputs):
+                swaps[index] = users[0]
+        ops, weights, new_index = [], [], {}
+        for index, op in enumerate(self._ops):
+            if index in swaps:
+                conv = self._ops[swaps[index]]
+                kernel, bias = self._weights[swaps[index]]
+                ops.append(dataclasses.replace(conv, name=conv.name + "/linear", inputs=(new_index[op.inputs[0]],),
+                                               relu=False))
+                weights.append((kernel, None))
+                ops.append(dataclasses.replace(op, inputs=(len(ops) - 1,), channels=conv.channels))
+                weights.append(None)
+                ops.append(_Op("bias", conv.name, (len(ops) - 1,), channels=conv.channels, relu=conv.relu))
+                weights.append((None, bias))
+                new_index[swaps[index]] = len(ops) - 1
+            elif index not in swaps.values():
+                ops.append(dataclasses.replace(op, inputs=tuple(new_index[i] for i in op.inputs)))
+                weights.append(self._weights[index])
+                new_index[index] = len(ops) - 1
+        self._ops, self._weights = ops, weights
+        self._outputs = [new_index[i] for i in self._outputs]
 
     def _merge_pointwise(self):
         """Merges the 1x1 convolutions that read the same tensor into one wider convolution.
@@ -140,7 +192,7 @@ class DreamNet(tf.Module):
         """
         groups = {}
         for index, op in enumerate(self._ops):
-            if op.kind == "conv" and op.window == (1, 1) and op.strides == (1, 1):
+            if op.kind == "conv" and op.window == (1, 1) and op.strides == (1, 1) and self._weights[index][1] is not None:
                 groups.setdefault((op.inputs, op.relu), []).append(index)
         merged = {members[0]: members for members in groups.values() if len(members) > 1}
         member_of = {index: members[0] for members in merged.values() for index in members}
@@ -218,9 +270,11 @@ class DreamNet(tf.Module):
         Captured tensors reach the graph as inputs; Const nodes let oneDNN treat the filters as
         constant and keep them in its own layout between steps.
         """
-        return [None if w is None else (tf.constant(w[0].numpy()), tf.constant(w[1].numpy()),
-                                        tf.constant(_transposed_kernel(w[0].numpy())))
-                for w in self._constants]
+        def constant(array):
+            return None if array is None else tf.constant(array.numpy())
+
+        return [None if w is None else (constant(w[0]), constant(w[1]), None if w[0] is None else
+                                        tf.constant(_transposed_kernel(w[0].numpy()))) for w in self._constants]
 
     def __call__(self, images, constants=None):
         """images (B, H, W, 3) float32 in [-1, 1] -> list of float32 (B, h, w, C) activations.
@@ -236,13 +290,18 @@ class DreamNet(tf.Module):
                     value = _conv_with_forward_gradient(values[op.inputs[0]], *weights, op.padding, op.relu)
                 else:
                     value = tf.nn.conv2d(values[op.inputs[0]], weights[0], (1,) + op.strides + (1,), op.padding)
-                    value = tf.nn.bias_add(value, weights[1])
+                    if weights[1] is not None:
+                        value = tf.nn.bias_add(value, weights[1])
                     if op.relu:
                         value = tf.nn.relu(value)
                 if op.split:
                     value = tf.split(value, op.split, axis=-1)
             elif op.kind == "part":
                 value = values[op.inputs[0]][op.split[0]]
+            elif op.kind == "bias":
+                value = tf.nn.bias_add(values[op.inputs[0]], weights[1])
+                if op.relu:
+                    value = tf.nn.relu(value)
             elif op.kind == "max_pool":
                 value = tf.nn.max_pool2d(values[op.inputs[0]], op.window, op.strides, op.padding)
             elif op.kind == "avg_pool":

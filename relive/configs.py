@@ -73,6 +73,7 @@ def seed():
     config.predictor.leaky_slope = 0.2
     config.predictor.units = 1024
     config.predictor.lstm_float32 = True  # DESIGN.md: its small matmuls are faster in float32
+    config.predictor.residual = False  # beyond the seed: predict the change from the current frame
 
     config.optimizers = ml_collections.ConfigDict()
     # Arjovsky et al. 2017, Algorithm 1: RMSProp, alpha = 5e-5.

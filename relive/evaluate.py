@@ -10,7 +10,9 @@ def next_frame_psnr(predictor, clips, batch_size=8):
     """Teacher-forced next-frame PSNR (dB) of `predictor` and of the copy-the-last-frame baseline.
 
     clips: (N, T, H, W, 3) float in [-1, 1]; frame t + 1 is predicted from frames 0..t, and
-    both are compared with the true frame t + 1 as uint8 (peak 255).
+    both are compared with the true frame t + 1 as uint8 (peak 255). The PSNR is that of the
+    mean squared error over all predicted frames (a static scene repeats frames exactly, which
+    would make a per-frame average infinite for copying).
     Returns {"predictor": dB, "copy_last": dB}; the model is only useful if it beats copying.
     """
     predicted, copied, truth = [], [], []
@@ -20,8 +22,9 @@ def next_frame_psnr(predictor, clips, batch_size=8):
         predicted.append(data.to_uint8_numpy(output))
         copied.append(data.to_uint8_numpy(batch[:, :-1]))
         truth.append(data.to_uint8_numpy(batch[:, 1:]))
-    flat = [np.concatenate(part).reshape((-1,) + part[0].shape[2:]) for part in (predicted, copied, truth)]
-    return {"predictor": metrics.psnr(flat[0], flat[2]), "copy_last": metrics.psnr(flat[1], flat[2])}
+    # All frames stacked into one tall image: videocore.metrics.psnr of it is the pooled-MSE PSNR.
+    tall = [np.concatenate(part).reshape((-1,) + part[0].shape[3:]) for part in (predicted, copied, truth)]
+    return {"predictor": metrics.psnr(tall[0], tall[2]), "copy_last": metrics.psnr(tall[1], tall[2])}
 
 
 def frame_fid(generated_clips, real_clips, dtype="float32"):

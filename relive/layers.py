@@ -166,3 +166,27 @@ class PixelConv3DTranspose(keras.layers.Conv3DTranspose):
         if self.use_bias:
             outputs = outputs + tf.cast(self.bias, outputs.dtype)
         return self.activation(outputs) if self.activation is not None else outputs
+
+
+class LeakyReLU(keras.layers.Layer):
+    """LeakyReLU, x * (1 if x > 0 else slope), written so that its second derivative is absent, not zeros.
+
+    TF's gradient of LeakyReluGrad returns zeros_like(x) for x, and the gradient penalty's double
+    backward then runs a whole extra backward pass of zeros through the critic's convolutions (a
+    third weight-gradient convolution per layer and critic update). Here the slope mask is a
+    constant to autodiff, so that pass is never built. Same values and first derivatives.
+    """
+
+    def __init__(self, negative_slope=0.2, **kwargs):
+        super().__init__(**kwargs)
+        self.negative_slope = float(negative_slope)
+
+    def call(self, inputs):
+        slope = tf.where(inputs > 0, tf.ones([], inputs.dtype), tf.constant(self.negative_slope, inputs.dtype))
+        return inputs * tf.stop_gradient(slope)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}

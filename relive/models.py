@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from relive import layers
 from relive import losses
+from relive import recurrent
 from videocore import errors
 
 
@@ -105,7 +106,10 @@ def critic_norm(config):
 
 
 def _critic_body(x, config, name):
-    """(B, T, H, W, C) -> (B, 1) score: 3D convolutions 4x4x4 stride 2 with LeakyReLU, then linear."""
+    """(B, T, H, W, C) -> (B, 1) score: 3D convolutions 4x4x4 stride 2 with LeakyReLU, then linear.
+
+    layers.LeakyReLU and layers.PixelConv3D compute the same as Keras' layers, faster under the
+    gradient penalty's double backward."""
     spec = config.critic
     steps = upsampling_steps(config)
     _check_filters("critic.filters", spec.filters, steps)
@@ -124,7 +128,7 @@ def _critic_body(x, config, name):
         elif normalised and norm == "layer":
             x = keras.layers.LayerNormalization(axis=(-4, -3, -2, -1), gamma_constraint=clip, beta_constraint=clip,
                                                 name=f"{name}_ln{index + 1}")(x)
-        x = keras.layers.LeakyReLU(spec.leaky_slope, name=f"{name}_lrelu{index + 1}")(x)
+        x = layers.LeakyReLU(spec.leaky_slope, name=f"{name}_lrelu{index + 1}")(x)
     x = keras.layers.Flatten(name=f"{name}_flatten")(x)
     return keras.layers.Dense(1, kernel_constraint=clip, bias_constraint=clip, name=f"{name}_score")(x)
 
@@ -240,17 +244,19 @@ class FramePredictor(keras.Model):
     runs over the vectors, and each output is deconvolved to the *next* frame: output t is the
     prediction of frame t + 1 from frames 0..t (teacher forcing when trained on real frames).
     Time is folded into the batch for the convolutions (Keras' TimeDistributed loops in Python).
-    The LSTM runs in float32 when `predictor.lstm_float32` (its small matmuls are faster so).
+    The LSTM (`recurrent.LSTM`, weight gradients in one matmul each) runs in float32 when
+    `predictor.lstm_float32` (its small matmuls are faster so). With `predictor.residual` (not in
+    the seed) the deconvolved output is added to the current frame, i.e. the net predicts the change.
     """
 
     def __init__(self, config, **kwargs):
         super().__init__(name="predictor", **kwargs)
         spec = config.predictor
         self.frame_size = config.clip.frame_size
+        self.residual = bool(spec.residual)
         self.encoder = _frame_encoder(config)
         self.decoder = _frame_decoder(config)
-        self.lstm = keras.layers.LSTM(spec.units, return_sequences=True, return_state=True, name="lstm",
-                                      dtype="float32" if spec.lstm_float32 else None)
+        self.lstm = recurrent.LSTM(spec.units, name="lstm", dtype="float32" if spec.lstm_float32 else None)
 
     def build(self, input_shape=None):
         size = self.frame_size
@@ -275,8 +281,11 @@ class FramePredictor(keras.Model):
         """frames (B, t, H, W, 3) and the LSTM state (h, c) or None -> (next frames (B, t, H, W, 3), state)."""
         vectors = self._encode(frames, training)
         outputs, hidden, cell = self.lstm(vectors, initial_state=state, training=training)
-        next_frames = self._decode(tf.cast(outputs, self.compute_dtype), training)
-        return next_frames, [hidden, cell]
+        decoded = self._decode(tf.cast(outputs, self.compute_dtype), training)
+        if self.residual:
+            # The decoder predicts the change from the current frame: copying it is the starting point.
+            decoded = tf.clip_by_value(tf.cast(frames, decoded.dtype) + decoded, -1.0, 1.0)
+        return decoded, [hidden, cell]
 
     def call(self, frames, training=False):
         """Teacher forcing: frames (B, T, H, W, 3) -> predicted frames 1..T (B, T, H, W, 3)."""

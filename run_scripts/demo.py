@@ -12,7 +12,7 @@ from videocore import cli
 from videocore import video
 
 FLAGS = flags.FLAGS
-STAGES_ORDER = ("video", "vaegan")
+STAGES_ORDER = ("video", "vaegan", "dream")
 flags.DEFINE_string("workdir", "demo_out", "Where every output of the demo goes.")
 flags.DEFINE_list("stages", list(STAGES_ORDER), "Stages to run, in order.")
 
@@ -58,9 +58,19 @@ def stage_vaegan(workdir: pathlib.Path) -> list:
     return outputs + [other, figure] + samples[-1:]
 
 
+def stage_dream(workdir: pathlib.Path) -> list:
+    """Dream new video from the demo VAE-GAN: an LSTM over its latents, rolled out and decoded."""
+    from vaegan_video import dream
+
+    if not (workdir / "vaegan" / "checkpoints").is_dir():
+        raise cli.errors.ConfigError("the dream stage needs the vaegan stage's model: run --stages=vaegan,dream")
+    return dream.demo(workdir / "vaegan", workdir)
+
+
 STAGES = {
     "video": stage_video,
     "vaegan": stage_vaegan,
+    "dream": stage_dream,
 }
 
 

@@ -7,7 +7,7 @@ VAE-GAN alone, and `demo`, the `make demo` stage.
 import dataclasses
 import fractions
 import pathlib
-from typing import Iterator, Optional
+from typing import Iterator
 
 import numpy as np
 import tensorflow as tf

@@ -224,6 +224,7 @@ def _save(path, sequence, manifest):
     try:
         with os.fdopen(handle, "wb") as file:
             np.savez(file, mu=sequence.mu, log_var=sequence.log_var, manifest=np.asarray(json.dumps(manifest)))
+        os.chmod(temp, 0o644)  # mkstemp makes it private; it is an ordinary cache file
         os.replace(temp, path)
     finally:
         if os.path.exists(temp):

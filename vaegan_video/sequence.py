@@ -42,15 +42,18 @@ def build(model_config, latent_dim) -> keras.Model:
         x, h, c = layers.LSTM(units, return_sequences=True, return_state=True, dtype=dtype,
                               name=f"lstm{i + 1}")(x, initial_state=initial[2 * i:2 * i + 2])
         states += [h, c]
+    # A residual head starts close to "copy the last latent", the baseline it has to beat.
+    change_init = (keras.initializers.VarianceScaling(model_config.residual_init_scale) if model_config.residual
+                   else "glorot_uniform")
     if model_config.head == "l2":
-        prediction = layers.Dense(dim, dtype=dtype, name="next_latent")(x)
+        prediction = layers.Dense(dim, dtype=dtype, kernel_initializer=change_init, name="next_latent")(x)
         if model_config.residual:
             prediction = layers.Add(dtype=dtype, name="plus_last")([prediction, z])
         outputs = {"prediction": prediction}
     else:
         logits = layers.Dense(mixtures, dtype=dtype, name="mixture_logits")(x)
         means = layers.Reshape((-1, mixtures, dim), name="means_kd")(
-            layers.Dense(mixtures * dim, dtype=dtype, name="mixture_means")(x))
+            layers.Dense(mixtures * dim, dtype=dtype, kernel_initializer=change_init, name="mixture_means")(x))
         if model_config.residual:
             means = layers.Add(dtype=dtype, name="plus_last")([means, keras.ops.expand_dims(z, 2)])
         log_sigmas = layers.Reshape((-1, mixtures, dim), name="log_sigmas_kd")(

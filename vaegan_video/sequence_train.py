@@ -79,7 +79,7 @@ class SequenceTask:
                 "mse_copy_last": sequence.masked_mean(copy_last, batch["mask"])}
 
     def sample(self, step):
-        """A strip for TensorBoard: real frames (decoded mu) over the model's dream from the same start."""
+        """A strip for TensorBoard: real frames (decoded mu) over the dream (its mode fed back) from the same start."""
         del step
         if self.codec is None:
             return {}

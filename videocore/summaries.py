@@ -8,6 +8,8 @@ import numpy as np
 import PIL.Image
 import tensorflow as tf
 
+from videocore import files
+
 
 def to_uint8_images(images):
     """(N, H, W, C) uint8, or float in [-1, 1] -> uint8 (N, H, W, 3). C may be 1 or 3."""
@@ -51,7 +53,7 @@ def save_png(path, image):
     try:
         with os.fdopen(handle, "wb") as file:
             PIL.Image.fromarray(image).save(file, format="PNG")
-        os.replace(temp, path)
+        files.publish(temp, path)
     except BaseException:
         pathlib.Path(temp).unlink(missing_ok=True)
         raise

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from videocore import errors
+from videocore import files
 
 log = logging.getLogger(__name__)
 
@@ -461,7 +462,7 @@ class VideoWriter:
                     self._audio.write(self.audio_start, self.duration)
                 self._container.close()
                 self._container = None
-                os.replace(self._tmp, self.path)
+                files.publish(self._tmp, self.path)
                 self._tmp = None
         finally:
             if self._audio is not None:

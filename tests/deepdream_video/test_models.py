@@ -41,7 +41,8 @@ def test_full_network_at_published_size_has_keras_shapes_and_parameters(inceptio
     assert output.shape == (1, 8, 8, 2048)
     assert net.output_size("mixed10", 299, 299) == (8, 8)
     # Folding keeps the kernels and turns each BN's (beta, mean, variance) into one bias.
-    folded = sum(int(np.prod(k.shape)) + int(b.shape[0]) for k, b in filter(None, net._constants))
+    folded = sum(int(np.prod(array.shape)) for weights in filter(None, net._constants)
+                 for array in weights if array is not None)
     channels = sum(op.channels for op in net._ops if op.kind == "conv")
     assert inception.count_params() == 21_802_784
     assert folded == inception.count_params() - 2 * channels

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from relive import configs
 from relive import layers
+from relive import losses
 from relive import models
 from videocore import errors
 
@@ -188,3 +189,74 @@ def test_fused_batch_norm_keeps_bfloat16_activations():
         keras.mixed_precision.set_global_policy(previous)
     assert outputs.dtype == tf.bfloat16
     assert norm.gamma.dtype == "float32" and norm.moving_mean.dtype == "float32"
+
+
+def test_pixel_convolutions_match_keras_layers_with_first_and_second_derivatives():
+    x = tf.random.normal([2, 4, 8, 6, 3], seed=8)
+    plain = keras.layers.Conv3D(5, 4, strides=2, padding="same")
+    blocks = layers.PixelConv3D(5, 4, strides=2, padding="same")
+    plain.build(x.shape)
+    blocks.build(x.shape)
+    blocks.set_weights([tf.random.normal(blocks.kernel.shape, seed=9).numpy(), np.arange(5, dtype=np.float32)])
+    plain.set_weights(blocks.get_weights())
+    assert blocks.count_params() == plain.count_params()
+    np.testing.assert_allclose(blocks(x), plain(x), atol=1e-4)
+
+    def penalty_and_gradient(layer):
+        with tf.GradientTape() as outer:
+            penalty = losses.gradient_penalty(lambda v: tf.reduce_sum(tf.tanh(layer(v)), axis=[1, 2, 3, 4]), x)
+        return penalty, outer.gradient(penalty, layer.kernel)
+
+    (p_blocks, g_blocks), (p_plain, g_plain) = penalty_and_gradient(blocks), penalty_and_gradient(plain)
+    assert float(p_blocks) == pytest.approx(float(p_plain), rel=1e-4)
+    np.testing.assert_allclose(g_blocks, g_plain, atol=1e-3 * float(tf.reduce_max(tf.abs(g_plain))))
+
+    h = tf.random.normal([2, 2, 3, 4, 6], seed=10)
+    plain_t = keras.layers.Conv3DTranspose(3, 4, strides=2, padding="same")
+    blocks_t = layers.PixelConv3DTranspose(3, 4, strides=2, padding="same")
+    plain_t.build(h.shape)
+    blocks_t.build(h.shape)
+    plain_t.set_weights(blocks_t.get_weights())
+    target = tf.random.normal([2, 4, 6, 8, 3], seed=11)
+
+    def loss_and_gradients(layer):
+        with tf.GradientTape() as tape:
+            tape.watch(h)
+            output = layer(h)
+            loss = tf.reduce_sum(tf.square(output - target))
+        return output, tape.gradient(loss, [h, layer.kernel])
+
+    (out_b, grads_b), (out_p, grads_p) = loss_and_gradients(blocks_t), loss_and_gradients(plain_t)
+    np.testing.assert_allclose(out_b, out_p, atol=1e-4)
+    for got, want in zip(grads_b, grads_p):
+        np.testing.assert_allclose(got, want, atol=1e-4 * float(tf.reduce_max(tf.abs(want))))
+
+
+def test_residual_predictor_starts_from_copying_the_current_frame():
+    config = configs.quick()
+    config.predictor.residual = True
+    predictor = models.frame_predictor(config)
+    last = predictor.decoder.layers[-2]  # the RGB deconvolution before tanh
+    last.set_weights([np.zeros_like(w) for w in last.get_weights()])
+    clips = tf.random.uniform([2, 4, 16, 16, 3], -1, 1, seed=12)
+    np.testing.assert_allclose(predictor(clips).numpy(), clips.numpy(), atol=1e-6)
+    rollout = predictor.rollout(clips[:, 0], 3).numpy()
+    np.testing.assert_allclose(rollout, np.repeat(clips.numpy()[:, :1], 3, axis=1), atol=1e-6)
+
+
+def test_leaky_relu_matches_keras_with_second_derivatives():
+    x = tf.random.normal([3, 4, 4, 4, 2], seed=13)
+    conv = keras.layers.Conv3D(4, 3, padding="same")
+    conv.build(x.shape)
+    results = []
+    for activation in (layers.LeakyReLU(0.2), keras.layers.LeakyReLU(0.2)):
+        def critic(v):
+            return tf.reduce_sum(activation(conv(v)) ** 2, axis=[1, 2, 3, 4])
+
+        with tf.GradientTape() as tape:
+            penalty = losses.gradient_penalty(critic, x)
+        results.append((activation(x), penalty, tape.gradient(penalty, conv.kernel)))
+    (values, penalty, gradient), (keras_values, keras_penalty, keras_gradient) = results
+    np.testing.assert_allclose(values, keras_values, rtol=1e-6)
+    assert float(penalty) == pytest.approx(float(keras_penalty), rel=1e-5)
+    np.testing.assert_allclose(gradient, keras_gradient, rtol=1e-4, atol=1e-6)

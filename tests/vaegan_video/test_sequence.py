@@ -277,7 +277,8 @@ def test_evaluation_scores_held_out_frames_against_copying_the_last_latent(tmp_p
 def test_z_noise_follows_the_sigma_the_vaegan_last_trained_with(tmp_path):
     schedule = [0.25, 0.1, 0.05]
     for epoch, index, expected in ((1, 3, 0.1), (2, 0, 0.1), (3, 0, 0.05), (9, 0, 0.05)):
-        counters = tf.train.Checkpoint(epoch=tf.Variable(epoch, dtype=tf.int64), index=tf.Variable(index, dtype=tf.int64))
+        counters = tf.train.Checkpoint(epoch=tf.Variable(epoch, dtype=tf.int64),
+                                       index=tf.Variable(index, dtype=tf.int64))
         saved = tf.train.Checkpoint(counters=counters, schedules={"noise": tf.Variable(schedule)})
         path = saved.write(str(tmp_path / f"ckpt-{epoch}-{index}"))
         assert latents.last_noise(path, [9.0]) == pytest.approx(expected)

@@ -170,3 +170,15 @@ def test_fast_plane_resize_matches_full_rgb_then_area_resize():
     reference = np.stack([cv2.resize(f[y:y + h, x:x + w], (128, 72), interpolation=cv2.INTER_AREA) for f in full])
     assert fast.shape == reference.shape == (10, 72, 128, 3)
     assert np.abs(fast.astype(int) - reference.astype(int)).mean() < 3.0
+
+
+def test_outputs_get_ordinary_file_permissions(tmp_path):
+    import os
+    import stat
+
+    output = tmp_path / "perm.mp4"
+    with video.VideoWriter(output, 10) as writer:
+        writer.write(np.zeros((2, 16, 16, 3), np.uint8))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(output.stat().st_mode) == 0o666 & ~mask

@@ -1,0 +1,189 @@
+"""relive at the seed's sizes: seconds per generator step (5 critic + 1 generator update, batch 16 clips of
+32x64x64) for WGAN and WGAN-GP, and per LSTM predictor step (batch 16, 32 frames); prints medians.
+
+    python bench/bench_relive.py [--steps=4] [--only=gp,clip,lstm] [--precisions=auto,float32] [--naive]
+
+1. Our step: the real training loop (relive.train through videocore.loop) on the bundled bikes clip,
+   per-step times read back from the TensorBoard event file (median after the first, traced, step),
+   under each precision asked for.
+2. Baseline, built in the same run (--naive, default on): a straightforward Keras step as one writes
+   it from the papers (Keras BatchNormalization and Conv3D(Transpose) / LSTM layers, real and fake
+   clips scored in separate critic calls, one tf.function per generator step), under the auto policy.
+Measured with straightforward Keras code on a quiet machine (DESIGN.md): WGAN-GP 18.6 s float32,
+8.3 s bf16; LSTM 3.07 s / 1.80 s. Goals on the 2-core dev machine: WGAN-GP <= 4 s, LSTM <= 1.0 s.
+Other processes on the machine make every figure slower: say so when quoting them.
+"""
+
+import argparse
+import pathlib
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tensorboard.backend.event_processing import event_accumulator  # noqa: E402
+
+from relive import configs  # noqa: E402
+from relive import layers  # noqa: E402
+from relive import losses  # noqa: E402
+from relive import models  # noqa: E402
+from relive import recurrent  # noqa: E402
+from relive import train  # noqa: E402
+from videocore import precision  # noqa: E402
+
+GOALS = {"gp": 4.0, "lstm": 1.0}
+NAIVE_REFERENCE = {"gp": "8.3 s bf16 / 18.6 s float32", "lstm": "1.80 s bf16 / 3.07 s float32",
+                   "clip": "not measured"}
+JOBS = {"gp": ("wgan", "gradient"), "clip": ("wgan", "clip"), "lstm": ("predictor", "clip")}
+
+
+def bench_config(job, policy):
+    model, penalty = JOBS[job]
+    config = configs.seed()
+    config.model = model
+    config.critic.penalty = penalty
+    config.data.source = "bundled:bikes"
+    config.loop.precision = policy
+    config.loop.log_every_steps = 1
+    config.loop.sample_every_steps = 0
+    config.loop.histogram_every_steps = 0
+    config.loop.checkpoint_every_steps = 10**9
+    config.loop.checkpoint_every_minutes = 10**6
+    return config
+
+
+def loop_step_times(config, steps):
+    """Runs `steps` + 1 loop steps in a temp workdir; returns the step times after the first."""
+    config.loop.num_steps = steps + 1
+    with tempfile.TemporaryDirectory(prefix="bench_relive_") as workdir:
+        train.train_and_evaluate(config, workdir)
+        accumulator = event_accumulator.EventAccumulator(str(pathlib.Path(workdir) / "tensorboard"),
+                                                         size_guidance={event_accumulator.TENSORS: 0})
+        accumulator.Reload()
+        events = sorted(accumulator.Tensors("perf/step_time_s"), key=lambda event: event.step)
+        return [float(tf.make_ndarray(event.tensor_proto)) for event in events][1:]
+
+
+class _Straightforward:
+    """Builds the seed's networks from plain Keras layers (the baseline), restoring relive's afterwards."""
+
+    def __enter__(self):
+        self.saved = (layers.PixelConv3D, layers.PixelConv3DTranspose, layers.FusedBatchNorm, recurrent.LSTM)
+        layers.PixelConv3D, layers.PixelConv3DTranspose = keras.layers.Conv3D, keras.layers.Conv3DTranspose
+        layers.FusedBatchNorm = lambda momentum, epsilon, name=None, **kwargs: keras.layers.BatchNormalization(
+            momentum=momentum, epsilon=epsilon, name=name, **kwargs)
+        recurrent.LSTM = lambda units, name=None, dtype=None: keras.layers.LSTM(
+            units, return_sequences=True, return_state=True, name=name, dtype=dtype)
+        return self
+
+    def __exit__(self, *exc_info):
+        layers.PixelConv3D, layers.PixelConv3DTranspose, layers.FusedBatchNorm, recurrent.LSTM = self.saved
+
+
+def naive_step_times(job, steps):
+    """The straightforward Keras step under the auto policy, on random clips; returns per-step seconds."""
+    config = bench_config(job, "auto")
+    previous = precision.current_policy()
+    policy = precision.apply_policy("auto")
+    try:
+        batch, frames, size = config.loop.batch_size, config.clip.num_frames, config.clip.frame_size
+        with _Straightforward():
+            if job == "lstm":
+                step, inputs = _naive_predictor_step(config), tf.random.uniform([batch, frames, size, size, 3], -1, 1)
+            else:
+                step = _naive_gan_step(config)
+                inputs = tf.random.uniform([config.critic.steps, batch, frames, size, size, 3], -1, 1)
+        inputs = tf.cast(inputs, keras.mixed_precision.global_policy().compute_dtype)
+        step(inputs).numpy()  # trace and warm up
+        times = []
+        for _ in range(steps):
+            start = time.perf_counter()
+            step(inputs).numpy()
+            times.append(time.perf_counter() - start)
+        return times, policy
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _naive_gan_step(config):
+    generator, critic = models.video_generator(config), models.video_critic(config)
+    spec = dict(config.optimizers[config.critic.penalty])
+    name = spec.pop("name")
+    g_opt, c_opt = (train.OPTIMIZERS[name](**spec) for _ in range(2))
+    batch, noise_dim = config.loop.batch_size, config.generator.noise_dim
+    gradient_penalty = config.critic.penalty == "gradient"
+
+    @tf.function
+    def step(real_batches):
+        for index in range(config.critic.steps):
+            real = real_batches[index]
+            with tf.GradientTape() as tape:
+                fake = generator(tf.random.normal([batch, noise_dim]), training=True)
+                loss = losses.wasserstein_critic_loss(critic(real, training=True), critic(fake, training=True))
+                if gradient_penalty:
+                    mixed = losses.interpolate(real, fake, tf.random.uniform([batch]))
+                    loss += config.critic.gp_weight * losses.gradient_penalty(lambda x: critic(x, training=True),
+                                                                              mixed)
+            c_opt.apply_gradients(zip(tape.gradient(loss, critic.trainable_variables), critic.trainable_variables))
+        with tf.GradientTape() as tape:
+            fake = generator(tf.random.normal([batch, noise_dim]), training=True)
+            g_loss = losses.wasserstein_generator_loss(critic(fake, training=True))
+        g_opt.apply_gradients(zip(tape.gradient(g_loss, generator.trainable_variables),
+                                  generator.trainable_variables))
+        return g_loss
+
+    return step
+
+
+def _naive_predictor_step(config):
+    predictor = models.frame_predictor(config)
+    optimizer = train.make_optimizer(config.optimizers.predictor)
+
+    @tf.function
+    def step(clips):
+        with tf.GradientTape() as tape:
+            loss = losses.l2_prediction_loss(predictor(clips[:, :-1], training=True), clips[:, 1:])
+        optimizer.apply_gradients(zip(tape.gradient(loss, predictor.trainable_variables),
+                                      predictor.trainable_variables))
+        return loss
+
+    return step
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=4, help="timed steps after the traced one")
+    parser.add_argument("--only", default="gp,clip,lstm", help="any of gp (WGAN-GP), clip (WGAN), lstm")
+    parser.add_argument("--precisions", default="auto,float32")
+    parser.add_argument("--naive", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time the straightforward Keras baseline (auto policy)")
+    args = parser.parse_args()
+    rows = []
+    for job in args.only.split(","):
+        clips_per_step = 16 * (5 if job != "lstm" else 1)
+        naive = None
+        if args.naive and job in ("gp", "lstm"):
+            times, policy = naive_step_times(job, max(2, args.steps - 1))
+            naive = statistics.median(times)
+            rows.append((job, f"naive {policy}", naive, clips_per_step / naive, ""))
+        for asked in args.precisions.split(","):
+            times = loop_step_times(bench_config(job, asked), args.steps)
+            median = statistics.median(times)
+            ratio = f"{naive / median:.2f}x vs naive" if naive and asked == "auto" else ""
+            rows.append((job, f"ours {precision.choose_policy(asked)}", median, clips_per_step / median, ratio))
+            print(f"{job} {asked}: {[round(t, 2) for t in times]}", flush=True)
+    print(f"\n{'job':6s} {'variant':24s} {'s/step':>8s} {'clips/s':>8s}")
+    for job, variant, seconds, rate, ratio in rows:
+        goal = f"goal <= {GOALS[job]} s" if job in GOALS and variant.startswith("ours") else ""
+        print(f"{job:6s} {variant:24s} {seconds:8.2f} {rate:8.2f}  {ratio} {goal}")
+    print("straightforward Keras measured on a quiet machine (DESIGN.md): "
+          + "; ".join(f"{job} {NAIVE_REFERENCE[job]}" for job in args.only.split(",")))
+    print("clips/s: real clips consumed per second (5 critic batches of 16 per generator step; 16 for the LSTM)")
+
+
+if __name__ == "__main__":
+    main()
