@@ -15,6 +15,7 @@ Other processes on the machine make every figure slower: say so when quoting the
 """
 
 import argparse
+import os
 import pathlib
 import statistics
 import sys
@@ -39,6 +40,26 @@ GOALS = {"gp": 4.0, "lstm": 1.0}
 NAIVE_REFERENCE = {"gp": "8.3 s bf16 / 18.6 s float32", "lstm": "1.80 s bf16 / 3.07 s float32",
                    "clip": "not measured"}
 JOBS = {"gp": ("wgan", "gradient"), "clip": ("wgan", "clip"), "lstm": ("predictor", "clip")}
+
+
+class OtherLoad:
+    """Measures how much of the machine's CPU time other processes took while the block ran (0 = quiet)."""
+
+    @staticmethod
+    def _busy_seconds():
+        with open("/proc/stat") as file:
+            values = [int(v) for v in file.readline().split()[1:]]
+        idle = values[3] + values[4]  # idle + iowait
+        return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self):
+        self.start = (time.perf_counter(), time.process_time(), self._busy_seconds())
+        return self
+
+    def __exit__(self, *exc_info):
+        wall, own, busy = (now - then for now, then in zip(
+            (time.perf_counter(), time.process_time(), self._busy_seconds()), self.start))
+        self.fraction = max(0.0, (busy - own) / (os.cpu_count() * wall))
 
 
 def bench_config(job, policy):
@@ -167,19 +188,24 @@ def main():
         clips_per_step = 16 * (5 if job != "lstm" else 1)
         naive = None
         if args.naive and job in ("gp", "lstm"):
-            times, policy = naive_step_times(job, max(2, args.steps - 1))
+            with OtherLoad() as load:
+                times, policy = naive_step_times(job, max(2, args.steps - 1))
             naive = statistics.median(times)
-            rows.append((job, f"naive {policy}", naive, clips_per_step / naive, ""))
+            rows.append((job, f"naive {policy}", naive, clips_per_step / naive, "", load.fraction))
+            print(f"{job} naive: {[round(t, 2) for t in times]}", flush=True)
         for asked in args.precisions.split(","):
-            times = loop_step_times(bench_config(job, asked), args.steps)
+            with OtherLoad() as load:
+                times = loop_step_times(bench_config(job, asked), args.steps)
             median = statistics.median(times)
             ratio = f"{naive / median:.2f}x vs naive" if naive and asked == "auto" else ""
-            rows.append((job, f"ours {precision.choose_policy(asked)}", median, clips_per_step / median, ratio))
+            rows.append((job, f"ours {precision.choose_policy(asked)}", median, clips_per_step / median, ratio,
+                         load.fraction))
             print(f"{job} {asked}: {[round(t, 2) for t in times]}", flush=True)
-    print(f"\n{'job':6s} {'variant':24s} {'s/step':>8s} {'clips/s':>8s}")
-    for job, variant, seconds, rate, ratio in rows:
+    print(f"\n{'job':6s} {'variant':24s} {'s/step':>8s} {'clips/s':>8s} {'others':>7s}")
+    for job, variant, seconds, rate, ratio, others in rows:
         goal = f"goal <= {GOALS[job]} s" if job in GOALS and variant.startswith("ours") else ""
-        print(f"{job:6s} {variant:24s} {seconds:8.2f} {rate:8.2f}  {ratio} {goal}")
+        print(f"{job:6s} {variant:24s} {seconds:8.2f} {rate:8.2f} {others:6.0%}  {ratio} {goal}")
+    print("others: share of the machine's CPU time other processes used meanwhile (0% = quiet machine)")
     print("straightforward Keras measured on a quiet machine (DESIGN.md): "
           + "; ".join(f"{job} {NAIVE_REFERENCE[job]}" for job in args.only.split(",")))
     print("clips/s: real clips consumed per second (5 critic batches of 16 per generator step; 16 for the LSTM)")

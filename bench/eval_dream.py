@@ -1,10 +1,11 @@
 """Temporal stability of the three video modes: warping error on a bundled clip, plus example stills.
 
-For `independent`, `blend` and `flow` (and flow carrying half the dream, re-dreamed at full strength), dreams two seconds of the
-bundled `bikes` clip (lots of motion) with layers mixed3 + mixed5, 4 octaves x 5 iterations,
-and prints the warping error (videocore.metrics, Lai et al. 2018; lower = steadier) next to the
-mean change from the source (the dream's strength), and the source's own warping error (the
-floor left by flow errors). Saves the middle frame of each mode as docs/stills/deepdream_<mode>.jpg.
+For `independent`, `blend` and `flow` (and `flow_plain`: half the dream carried, re-dreamed at
+full strength, as the second seed does), dreams two seconds of the bundled `bikes` clip (lots of
+motion) with layers mixed3 + mixed5, 4 octaves x 5 iterations, and prints the warping error
+(videocore.metrics, Lai et al. 2018; lower = steadier) next to the mean change from the source
+(the dream's strength) and the source's own warping error (the floor left by flow errors).
+Saves the middle frame of each mode as docs/stills/deepdream_<mode>.jpg.
 
     python bench/eval_dream.py [--start=2] [--seconds=2] [--size=480x204] [--stills=docs/stills]
 """

@@ -9,7 +9,7 @@ to the next octave, so the source's own fine detail is put back at every scale.
 A whole frame - every octave and iteration - is one call of one `tf.function` traced once for
 all frame sizes, so nothing returns to Python between iterations.
 """
-import math
+import functools
 
 import numpy as np
 import tensorflow as tf
@@ -82,7 +82,8 @@ def tile_spans(length, tile_size, margin, align=1):
     Kept spans partition [0, length); each tile reaches `margin` further on both sides (clipped to
     the image) so the gradient kept near a seam still sees context. Tiles at the ends reach further
     in (a late one starting earlier, on a multiple of `align`) so that none is much narrower than
-    tile_size: the network needs a minimum input size. tile_size <= 0, or an axis no longer than tile_size, gives one tile.
+    tile_size: the network needs a minimum input size. tile_size <= 0, or an axis no longer than
+    tile_size, gives one tile.
     """
     if tile_size <= 0 or length <= tile_size:
         return [(0, length, 0, length)]
@@ -104,10 +105,14 @@ class Dreamer:
       dream_layers: layer names (InceptionV3 `mixedN` or GoogLeNet aliases, see `layers.py`).
       channels: channel indices maximised in every dream layer; () for all.
       objective: "mean" or "l2".
-      compute_dtype: "float32" or "bfloat16".
+      compute_dtype: "float32", "bfloat16" or "float16".
+      one_graph_per_frame: run a whole untiled frame as one graph call with constant filters
+        (fastest; holds about `frame_graph_bytes` more memory) rather than one call per step of a
+        graph per octave size.
     """
 
-    def __init__(self, model, dream_layers, channels=(), objective="mean", compute_dtype="float32"):
+    def __init__(self, model, dream_layers, channels=(), objective="mean", compute_dtype="float32",
+                 one_graph_per_frame=True):
         if objective not in OBJECTIVES:
             raise errors.ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
         self.dream_layers = layers_lib.resolve(dream_layers)
@@ -115,10 +120,12 @@ class Dreamer:
         self.channels = layers_lib.validate_channels(
             channels, {name: self.net.channels(name) for name in self.dream_layers})
         self.objective = objective
+        self.one_graph_per_frame = one_graph_per_frame
         # Traced per image (tile) size: static shapes let oneDNN run the convs ~2x faster than one
         # trace for [None, None, 3] does. A video has one size, so a handful of traces.
         self._tile_function = tf.function(self._tile_graph)
-        self._dream_function = tf.function(self._dream_graph)
+        self._frame_function = tf.function(self._frame_graph)
+        self._step_function = tf.function(self._step_graph)
 
     def check_tiling(self, tile_size, tile_margin):
         """ConfigError unless tiles line up with the network's strides (so seams can be exact)."""
@@ -191,8 +198,20 @@ class Dreamer:
         return objective, tf.concat(rows, axis=0)
 
     @staticmethod
-    def _octaves(image, sizes, shifts, learning_rate, gradient):
-        """The octaves and iterations (in a graph or eagerly); gradient(image) -> (objective, gradient).
+    def _ascend(src, shift, learning_rate, gradient):
+        """One normalised gradient step on a jittered copy; gradient(image) -> (objective, gradient).
+
+        Returns (new src, objective before the step).
+        """
+        objective, step_gradient = gradient(tf.roll(src, shift, axis=[0, 1]))
+        step_gradient = tf.roll(step_gradient, -shift, axis=[0, 1])
+        # The reference notebook's normalised step: the mean |change| is learning_rate.
+        step_gradient /= tf.reduce_mean(tf.abs(step_gradient)) + 1e-8
+        return tf.clip_by_value(src + learning_rate * step_gradient, -1.0, 1.0), objective
+
+    @staticmethod
+    def _octaves(image, sizes, shifts, step):
+        """The octaves and iterations (in a graph or eagerly); step(src, shift) -> (src, objective).
 
         Returns (dreamed (H, W, 3), objectives (num_octaves, num_iterations)).
         """
@@ -201,28 +220,34 @@ class Dreamer:
         for octave, size in enumerate(sizes):
             base = image if size == sizes[-1] else tf.image.resize(image, size, antialias=True)
             src = base + tf.image.resize(detail, size)
-            for step in range(shifts.shape[1]):
-                shift = shifts[octave, step]
-                objective, step_gradient = gradient(tf.roll(src, shift, axis=[0, 1]))
-                step_gradient = tf.roll(step_gradient, -shift, axis=[0, 1])
-                # The reference notebook's normalised step: the mean |change| is learning_rate.
-                step_gradient /= tf.reduce_mean(tf.abs(step_gradient)) + 1e-8
-                src = tf.clip_by_value(src + learning_rate * step_gradient, -1.0, 1.0)
+            for iteration in range(shifts.shape[1]):
+                src, objective = step(src, shifts[octave, iteration])
                 objectives.append(objective)
             detail = src - base
         dreamed = tf.clip_by_value(image + detail, -1.0, 1.0)
         return dreamed, tf.reshape(tf.stack(objectives), [len(sizes), shifts.shape[1]])
 
-    def _dream_graph(self, image, sizes, shifts, learning_rate):
-        """One graph for a whole untiled frame, unrolled in Python: the same steps in a
-        `tf.while_loop` ran ~1.6x slower under bfloat16, while tracing the unrolled graph costs
-        a few seconds once per frame size."""
-        constants = self.net.graph_constants()
+    def _graph_gradient(self, constants):
+        return lambda src: self._image_gradient(src, self._norms(src.shape[0], src.shape[1]), constants)
 
-        def gradient(src):
-            return self._image_gradient(src, self._norms(src.shape[0], src.shape[1]), constants)
+    def _frame_graph(self, image, sizes, shifts, learning_rate):
+        """A whole untiled frame as one graph, unrolled in Python (the same steps in a
+        `tf.while_loop` ran ~1.6x slower under bfloat16; tracing costs seconds, once per size)."""
+        gradient = self._graph_gradient(self.net.graph_constants())
+        return self._octaves(image, sizes, shifts, lambda src, shift: self._ascend(src, shift, learning_rate, gradient))
 
-        return self._octaves(image, sizes, shifts, learning_rate, gradient)
+    def _step_graph(self, src, shift, learning_rate):
+        """One step as a graph, traced once per octave size; the weights are captured tensors,
+        so oneDNN caches no filters (less memory, slower than constants)."""
+        return self._ascend(src, shift, learning_rate, self._graph_gradient(None))
+
+    def frame_graph_bytes(self, num_octaves, num_iterations):
+        """Rough memory the one-graph-per-frame mode holds beyond the step mode: with the filters
+        as graph constants oneDNN keeps reordered copies per node, about 26 bytes per parameter
+        and step (measured for mixed5 in bfloat16 at 360x540). They make it ~1.5x faster."""
+        parameters = sum(int(np.prod(array.shape)) for weights in filter(None, self.net._constants)
+                         for array in weights if array is not None)
+        return 26 * parameters * num_octaves * num_iterations
 
     def dream(self, image, shifts, learning_rate, octave_scale=1.4, tile_size=0, tile_margin=0):
         """DeepDream one image.
@@ -233,8 +258,8 @@ class Dreamer:
           learning_rate: mean absolute change per iteration (image units; the range is 2).
           octave_scale: size ratio between octaves, > 1.
           tile_size, tile_margin: gradient tiles (pixels, multiples of the net's stride); 0 = untiled.
-            An untiled frame runs as one graph call; tiled ones step in Python, one tile at a time
-            (slower, but only one tile's activations are ever in memory).
+            Tiled frames step in Python one tile at a time (slower, but only one tile's activations
+            are ever in memory).
         Returns:
           (dreamed float32 (H, W, 3) in [-1, 1], objectives float32 (num_octaves, num_iterations)),
           the objective measured before each step.
@@ -251,7 +276,11 @@ class Dreamer:
                 f"the dream layers accept: use fewer octaves or a smaller octave_scale")
         image = tf.convert_to_tensor(image, tf.float32)
         learning_rate = tf.constant(learning_rate, tf.float32)
-        if len(tile_spans(height, tile_size, tile_margin)) * len(tile_spans(width, tile_size, tile_margin)) == 1:
-            return self._dream_function(image, sizes, tf.constant(shifts), learning_rate)
-        return self._octaves(image, sizes, shifts, learning_rate,
-                             lambda src: self.gradient(src, tile_size, tile_margin))
+        if len(tile_spans(height, tile_size, tile_margin)) * len(tile_spans(width, tile_size, tile_margin)) > 1:
+            gradient = functools.partial(self.gradient, tile_size=tile_size, tile_margin=tile_margin)
+            return self._octaves(image, sizes, shifts, lambda src, shift: self._ascend(
+                src, shift, learning_rate, gradient))
+        if self.one_graph_per_frame:
+            return self._frame_function(image, sizes, tf.constant(shifts), learning_rate)
+        return self._octaves(image, sizes, tf.constant(shifts), lambda src, shift: self._step_function(
+            src, shift, learning_rate))

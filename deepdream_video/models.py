@@ -192,7 +192,8 @@ class DreamNet(tf.Module):
         """
         groups = {}
         for index, op in enumerate(self._ops):
-            if op.kind == "conv" and op.window == (1, 1) and op.strides == (1, 1) and self._weights[index][1] is not None:
+            has_bias = op.kind == "conv" and self._weights[index][1] is not None
+            if has_bias and op.window == (1, 1) and op.strides == (1, 1):
                 groups.setdefault((op.inputs, op.relu), []).append(index)
         merged = {members[0]: members for members in groups.values() if len(members) > 1}
         member_of = {index: members[0] for members in merged.values() for index in members}

@@ -1,7 +1,7 @@
 """Dreaming a whole video: the modes frame by frame, schedules, resumable runs (`dream_video`).
 
 A run keeps its dreamed frames as PNGs and a small run state (next frame, previous dream,
-previous raw frame, seed) in a work folder next to the output. The state is saved every
+previous raw frame, seed, memory budget) in a work folder next to the output. The state is saved every
 `checkpoint_every` frames and when the run is stopped with Ctrl-C / SIGTERM; starting the same
 command again continues from it. Every random draw is a function of (seed, frame index), and
 the network runs deterministically, so a resumed run writes the same frames as an uninterrupted
@@ -41,7 +41,7 @@ MODELS = ("inception_v3",)
 _PRECISION_TO_DTYPE = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
 # Rough sustained GFLOP/s of the dream step on the 2-core development machine, for the estimate
 # printed before a run (the progress bar then shows the real rate).
-_ESTIMATED_GFLOPS = {"float32": 300.0, "bfloat16": 600.0, "float16": 600.0}
+_ESTIMATED_GFLOPS = {"float32": 250.0, "bfloat16": 500.0, "float16": 500.0}
 # Peak memory of a gradient step is about this many times the forward activations (kept for the
 # backward pass, which makes gradients of the same sizes), plus a fixed part for TF and the traced
 # graphs; measured at 1920x1080 (1.5 GB for layers mixed3 + mixed5 in bfloat16).
@@ -180,12 +180,13 @@ class _WorkDir:
                 "or pick another output / workdir")
         return state
 
-    def save_state(self, next_frame, previous_dream, previous_raw, seed, complete=False):
+    def save_state(self, next_frame, previous_dream, previous_raw, seed, memory_budget, complete=False):
         """Writes the run state under a temp name, then renames it (never half a state)."""
         self.path.mkdir(parents=True, exist_ok=True)
         temp = self.path / ".state.tmp.npz"
         empty = np.zeros((0, 0, 3))
         np.savez(temp, next_frame=np.int64(next_frame), seed=np.int64(seed), complete=np.bool_(complete),
+                 memory_budget=np.float64(memory_budget),
                  previous_dream=empty.astype(np.float32) if previous_dream is None else previous_dream,
                  previous_raw=empty.astype(np.uint8) if previous_raw is None else previous_raw,
                  fingerprint=np.array(self.fingerprint))
@@ -194,7 +195,8 @@ class _WorkDir:
 
 @functools.lru_cache(maxsize=8)
 def _dreamer(weights, dream_layers, channels, objective, compute_dtype):
-    """Dreamers outlive a run, so their traced graphs serve the next run in the same process."""
+    """Dreamers outlive a run, so their traced graphs serve the next run in the same process
+    (`one_graph_per_frame` is set per run)."""
     return dream.Dreamer(models.inception_v3(weights), dream_layers, channels, objective, compute_dtype)
 
 
@@ -227,6 +229,8 @@ class _Run:
         self.workdir = _WorkDir(config.workdir or self.output.with_name(self.output.name + ".work"),
                                 self._fingerprint())
         self._tiles = {}
+        self._one_graph_per_frame = None
+        self._memory_budget = None
 
     def _fingerprint(self):
         settings = {k: v for k, v in self.config.to_dict().items() if k not in _RUN_ONLY_FIELDS}
@@ -238,7 +242,9 @@ class _Run:
         """Frames in [start, end): those whose time stamp k / fps falls in the range."""
         fps = float(self.info.fps)
         first = math.ceil(self.start * fps - 1e-9)
-        last = self.info.frame_count if self.end is None else min(self.info.frame_count, math.ceil(self.end * fps - 1e-9))
+        last = self.info.frame_count
+        if self.end is not None:
+            last = min(last, math.ceil(self.end * fps - 1e-9))
         return max(0, last - first)
 
     def frame_values(self, index):
@@ -258,10 +264,32 @@ class _Run:
         return _dreamer(self.config.weights, layers_lib.resolve(dream_layers), channels, self.config.objective,
                         self.compute_dtype)
 
+    def layer_sets(self):
+        """Every dream-layer list the run will use (the schedule's, the keyframes', the config's)."""
+        if self.layer_schedule:
+            return list(self.layer_schedule)
+        sets = [",".join(self.dream_layers)]
+        sets += [k.values["dream_layers"] for k in self.keyframes if "dream_layers" in k.values]
+        return sets
+
+    def one_graph_per_frame(self):
+        """Whether the frame graphs of all the run's layer sets fit in half the memory budget
+        (else each step is its own call: a little slower, far less memory)."""
+        if self._one_graph_per_frame is None:
+            config = self.config
+            needs = sum(self.dreamer(layers, config.channels).frame_graph_bytes(config.num_octaves,
+                                                                                  config.num_iterations)
+                        for layers in self.layer_sets())
+            self._one_graph_per_frame = needs <= self.memory_budget() / 2
+        return self._one_graph_per_frame
+
     def memory_budget(self):
-        if self.config.memory_budget_gb > 0:
-            return self.config.memory_budget_gb * 2**30
-        return _available_memory() / 2
+        """Bytes the run may use: memory_budget_gb, or half the memory available when it first
+        started (kept in the run state, so a resumed run tiles and traces exactly as before)."""
+        if self._memory_budget is None:
+            gigabytes = self.config.memory_budget_gb
+            self._memory_budget = gigabytes * 2**30 if gigabytes > 0 else _available_memory() / 2
+        return self._memory_budget
 
     def tiles(self, dreamer):
         """(tile_size, tile_margin) for this frame size: the config's, or untiled if the frame
@@ -307,8 +335,13 @@ class _Run:
         tile_h = max(end - start for *_, start, end in spans[0])
         tile_w = max(end - start for *_, start, end in spans[1])
         memory = _MEMORY_PER_ACTIVATION_BYTE * dreamer.net.activation_bytes(tile_h, tile_w) + _MEMORY_FIXED_BYTES
-        tiling = f"{len(spans[0]) * len(spans[1])} tiles of <= {tile_w}x{tile_h}" if tile_size else "untiled"
-        return (f"{self.video.name}: {frames} frames at {width}x{height}, {self.info.fps} fps, mode {self.config.mode}, "
+        if self.one_graph_per_frame() and not tile_size:
+            memory += sum(self.dreamer(layers, values["channels"]).frame_graph_bytes(
+                values["num_octaves"], values["num_iterations"]) for layers in self.layer_sets())
+        tiling = (f"{len(spans[0]) * len(spans[1])} tiles of <= {tile_w}x{tile_h}" if tile_size else
+                  "untiled, one graph per frame" if self.one_graph_per_frame() else "untiled, one call per step")
+        return (f"{self.video.name}: {frames} frames at {width}x{height}, {self.info.fps} fps, "
+                f"mode {self.config.mode}, "
                 f"{self.compute_dtype}; ~{gflop:.0f} GFLOP/frame, ~{seconds:.2f} s/frame, "
                 f"~{frames * seconds / 60:.1f} min; ~{memory / 2**30:.1f} GB of memory ({tiling})")
 
@@ -331,6 +364,7 @@ class _Run:
 
     def dream_frame(self, index, start, values):
         dreamer = self.dreamer(values["dream_layers"], values["channels"])
+        dreamer.one_graph_per_frame = self.one_graph_per_frame()
         tile_size, tile_margin = self.tiles(dreamer)
         rng = np.random.default_rng([self.config.seed, index])
         shifts = dream.jitter_shifts(rng, values["num_octaves"], values["num_iterations"], values["jitter"])
@@ -347,6 +381,8 @@ class _Run:
         next_frame = int(state["next_frame"]) if state is not None else 0
         complete = bool(state["complete"]) if state is not None else False
         previous_dream = previous_raw = None
+        if state is not None:
+            self._memory_budget = float(state["memory_budget"])
         if state is not None and next_frame > 0:
             previous_dream, previous_raw = state["previous_dream"], state["previous_raw"]
         total = self.expected_frames()
@@ -373,12 +409,14 @@ class _Run:
                     previous_dream, previous_raw = dreamed, raw
                     bar.update(1)
                     if (index + 1) % self.config.checkpoint_every == 0 or stop.received:
-                        self.workdir.save_state(index + 1, previous_dream, previous_raw, self.config.seed)
+                        self.workdir.save_state(index + 1, previous_dream, previous_raw, self.config.seed,
+                                                self.memory_budget())
                     if stop.received:
                         raise KeyboardInterrupt(f"stopped by {stop.received}; run again to resume")
             if index < 0:
                 raise errors.VideoError(self.video, "no frames in the chosen time range")
-            self.workdir.save_state(index + 1, previous_dream, previous_raw, self.config.seed, complete=True)
+            self.workdir.save_state(index + 1, previous_dream, previous_raw, self.config.seed, self.memory_budget(),
+                                    complete=True)
         count = index + 1
         self._encode(count, progress)
         warping, change = self._measure(count)

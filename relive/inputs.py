@@ -121,16 +121,19 @@ def held_out_clips(config, stores, max_clips, batch_size=16):
 
 
 def first_clips(config, stores, count):
-    """The first `count` clips (count, T, H, W, 3) float32 in [-1, 1], evenly spread over the stores' clip
-    windows; fixed, for samples that are comparable from one step to the next."""
-    span = data.clip_span(config.clip.num_frames, config.data.stride)
-    windows = [(store, start) for store in stores for start in data.clip_starts(len(store), config.clip.num_frames,
-                                                                                config.data.stride)]
-    if not windows:
+    """`count` fixed real clips (count, T, H, W, 3) float32 in [-1, 1], evenly spread over all clip windows
+    of the stores (looped when no store is a clip long); for samples comparable from step to step."""
+    frames, stride = config.clip.num_frames, config.data.stride
+    span = data.clip_span(frames, stride)
+    starts = np.array([len(data.clip_starts(len(store), frames, stride, hop=1)) for store in stores])
+    if starts.sum() == 0:
         store = stores[0]
-        repeats = -(-span // len(store))
-        looped = np.concatenate([store.frames] * repeats)
-        windows = [(framestore.FrameStore.from_array(looped, store.fps), 0)]
-    picks = np.linspace(0, len(windows) - 1, count).round().astype(int)
-    clips = [windows[i][0].frames[windows[i][1]:windows[i][1] + span:config.data.stride] for i in picks]
+        looped = np.concatenate([store.frames] * -(-span // len(store)))
+        stores, starts = [framestore.FrameStore.from_array(looped, store.fps)], np.array([1])
+    offsets = np.cumsum(starts)
+    clips = []
+    for pick in np.linspace(0, offsets[-1] - 1, count).round().astype(int):
+        which = int(np.searchsorted(offsets, pick, side="right"))
+        start = pick - (offsets[which - 1] if which else 0)
+        clips.append(stores[which].frames[start:start + span:stride])
     return np.asarray(data.to_float(np.stack(clips)))

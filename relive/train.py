@@ -20,12 +20,13 @@ from relive import evaluate
 from relive import inputs
 from relive import losses
 from relive import models
+from relive import optimizers
 from relive import sample
 from videocore import errors
 from videocore import loop
 from videocore import summaries
 
-OPTIMIZERS = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
+OPTIMIZERS = {"adam": optimizers.FusedAdam, "rmsprop": keras.optimizers.RMSprop}
 
 
 def make_optimizer(spec):

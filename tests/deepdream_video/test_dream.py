@@ -73,6 +73,16 @@ def test_jitter_is_undone_exactly(dreamer, cat):
         moved.numpy() - np.roll(reference.numpy(), offset, axis=(0, 1))).mean()
 
 
+def test_step_by_step_mode_matches_one_graph_per_frame(inception, dreamer, cat):
+    stepped = dream.Dreamer(inception, ["mixed0"], compute_dtype="float32", one_graph_per_frame=False)
+    shifts = dream.jitter_shifts(np.random.default_rng(3), 2, 1, 8)
+    whole, objectives = dreamer.dream(cat, shifts, 0.02)
+    steps, step_objectives = stepped.dream(cat, shifts, 0.02)
+    np.testing.assert_allclose(steps.numpy(), whole.numpy(), atol=1e-5)
+    np.testing.assert_allclose(step_objectives.numpy(), objectives.numpy(), rtol=1e-5)
+    assert 0 < stepped.frame_graph_bytes(2, 1) < dreamer.frame_graph_bytes(4, 5)
+
+
 def test_tile_spans_cover_every_pixel_once():
     spans = dream.tile_spans(200, 192, 64)
     assert [(a, b) for a, b, _, _ in spans] == [(0, 64), (64, 128), (128, 192), (192, 200)]

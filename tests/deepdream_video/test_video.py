@@ -109,7 +109,8 @@ def test_frame_values_follow_keyframes_and_the_layer_schedule(tmp_path):
     run = dream_video_lib._Run(config, video.sample_clip("bigbuckbunny"), tmp_path / "out.mp4")
     assert [run.frame_values(i)["dream_layers"] for i in range(6)] == [
         "mixed0", "mixed2", "mixed3", "mixed2", "mixed0", "mixed2"]
-    assert run.frame_values(5)["learning_rate"] == pytest.approx(config.learning_rate + (0.1 - config.learning_rate) / 2)
+    halfway = config.learning_rate + (0.1 - config.learning_rate) / 2
+    assert run.frame_values(5)["learning_rate"] == pytest.approx(halfway)
     assert run.frame_values(5)["num_octaves"] == 3 and run.frame_values(10)["num_octaves"] == 2
     assert run.frame_values(24)["jitter"] == 1 and run.frame_values(25)["jitter"] == 0  # 32 -> 0 over 25 frames
     assert run.expected_frames() == 132

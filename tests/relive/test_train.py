@@ -2,12 +2,14 @@
 import pathlib
 import zlib
 
+import keras
 import numpy as np
 import PIL.Image
 import pytest
 import tensorflow as tf
 
 from relive import losses
+from relive import optimizers
 from relive import train
 from videocore import errors
 from videocore import loop
@@ -136,3 +138,18 @@ def test_unknown_model_and_bad_sizes_fail_before_training(config_for, tmp_path):
     with pytest.raises(errors.ConfigError, match="latent"):
         train.train_and_evaluate(config, tmp_path)
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_fused_adam_matches_keras_adam():
+    start = np.random.default_rng(3).normal(size=(40, 7)).astype(np.float32)
+    results = []
+    for optimizer_class in (keras.optimizers.Adam, optimizers.FusedAdam):
+        variable = keras.Variable(start.copy())
+        optimizer = optimizer_class(1e-2, beta_1=0.0, beta_2=0.9)
+        optimizer.build([variable])
+        step = tf.function(lambda gradient: optimizer.apply_gradients([(gradient, variable)]))
+        for index in range(4):
+            step(tf.constant(np.cos(np.arange(280) * (index + 1)).reshape(40, 7), tf.float32))
+        results.append(variable.numpy())
+    assert np.abs(results[0] - start).max() > 1e-3
+    np.testing.assert_allclose(results[1], results[0], atol=1e-6)
