@@ -202,13 +202,24 @@ def conditional_critic(config):
 # ----------------------------------------------------------------------------- LSTM next-frame predictor
 
 
+# Maps at or below this side get layers.SmallMapConv2D(Transpose): their weight gradient is faster
+# as a dilated convolution (measured 1.6-3x on 496 frames of 16x16 and 8x8; slower at 32x32).
+SMALL_MAP = 8
+
+
+def _conv2d(small_map, kernel_size):
+    """The 2D convolution layer class for a map of side `small_map` (the smaller side of the layer)."""
+    return layers.SmallMapConv2D if small_map <= SMALL_MAP and kernel_size == 4 else keras.layers.Conv2D
+
+
 def _frame_encoder(config):
     """Frame (N, H, W, 3) -> (N, D) vector, D = predictor.units: strided 4x4 convolutions, LeakyReLU, linear."""
     spec = config.predictor
     size = config.clip.frame_size
     model = keras.Sequential([keras.Input((size, size, 3))], name="frame_encoder")
     for index, filters in enumerate(spec.filters):
-        model.add(keras.layers.Conv2D(filters, spec.kernel_size, strides=2, padding="same", name=f"conv{index + 1}"))
+        conv = _conv2d(size // 2 ** (index + 1), spec.kernel_size)
+        model.add(conv(filters, spec.kernel_size, strides=2, padding="same", name=f"conv{index + 1}"))
         model.add(keras.layers.LeakyReLU(spec.leaky_slope, name=f"lrelu{index + 1}"))
     model.add(keras.layers.Flatten(name="flatten"))
     model.add(keras.layers.Dense(spec.units, name="vector"))
@@ -229,8 +240,9 @@ def _frame_decoder(config):
     model.add(keras.layers.Reshape((start, start, filters[0]), name="unflatten"))
     model.add(keras.layers.ReLU(name="relu0"))
     for index, count in enumerate(filters[1:]):
-        model.add(keras.layers.Conv2DTranspose(count, spec.kernel_size, strides=2, padding="same",
-                                               name=f"deconv{index + 1}"))
+        small = start * 2 ** index <= SMALL_MAP and spec.kernel_size == 4
+        deconv = layers.SmallMapConv2DTranspose if small else keras.layers.Conv2DTranspose
+        model.add(deconv(count, spec.kernel_size, strides=2, padding="same", name=f"deconv{index + 1}"))
         model.add(keras.layers.ReLU(name=f"relu{index + 1}"))
     model.add(keras.layers.Conv2DTranspose(3, spec.kernel_size, strides=2, padding="same", name=f"deconv{steps}"))
     model.add(keras.layers.Activation("tanh", name="tanh"))
@@ -244,8 +256,8 @@ class FramePredictor(keras.Model):
     runs over the vectors, and each output is deconvolved to the *next* frame: output t is the
     prediction of frame t + 1 from frames 0..t (teacher forcing when trained on real frames).
     Time is folded into the batch for the convolutions (Keras' TimeDistributed loops in Python).
-    The LSTM (`recurrent.LSTM`, weight gradients in one matmul each) runs in float32 when
-    `predictor.lstm_float32` (its small matmuls are faster so). With `predictor.residual` (not in
+    The LSTM (`recurrent.LSTM`, weight gradients in one matmul each) keeps its state in float32
+    and does its matmuls in the compute dtype, or in float32 with `predictor.lstm_float32`. With `predictor.residual` (not in
     the seed) the deconvolved output is added to the current frame, i.e. the net predicts the change.
     """
 

@@ -12,7 +12,7 @@ from videocore import cli
 from videocore import video
 
 FLAGS = flags.FLAGS
-STAGES_ORDER = ("video", "vaegan", "dream")
+STAGES_ORDER = ("video", "deepdream", "vaegan", "dream")
 flags.DEFINE_string("workdir", "demo_out", "Where every output of the demo goes.")
 flags.DEFINE_list("stages", list(STAGES_ORDER), "Stages to run, in order.")
 
@@ -67,8 +67,22 @@ def stage_dream(workdir: pathlib.Path) -> list:
     return dream.demo(workdir / "vaegan", workdir)
 
 
+def stage_deepdream(workdir: pathlib.Path) -> list:
+    """DeepDream three seconds of the bundled 720p clip in flow mode at reduced size, audio kept."""
+    from deepdream_video import configs
+    from deepdream_video import video as dream_video
+
+    output = workdir / "bigbuckbunny_deepdream_flow.mp4"
+    result = dream_video.dream_video(configs.demo(), video.sample_clip("bigbuckbunny"), output)
+    info = video.probe(output)
+    print(f"wrote {output}: {info.frame_count} frames at {info.fps} fps, {'with' if info.has_audio else 'no'} audio; "
+          f"warping error {result.warping_error:.5f}")
+    return [output]
+
+
 STAGES = {
     "video": stage_video,
+    "deepdream": stage_deepdream,
     "vaegan": stage_vaegan,
     "dream": stage_dream,
 }

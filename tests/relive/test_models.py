@@ -10,6 +10,7 @@ from relive import configs
 from relive import layers
 from relive import losses
 from relive import models
+from relive import recurrent
 from videocore import errors
 
 
@@ -260,3 +261,60 @@ def test_leaky_relu_matches_keras_with_second_derivatives():
     np.testing.assert_allclose(values, keras_values, rtol=1e-6)
     assert float(penalty) == pytest.approx(float(keras_penalty), rel=1e-5)
     np.testing.assert_allclose(gradient, keras_gradient, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_small_map_convolutions_match_keras_layers_and_their_gradients(transpose):
+    inputs = tf.random.normal([3, 8, 6, 5], seed=14)
+    if transpose:
+        plain, fast = keras.layers.Conv2DTranspose(4, 4, 2, "same"), layers.SmallMapConv2DTranspose(4, 4, 2, "same")
+    else:
+        plain, fast = keras.layers.Conv2D(4, 4, 2, "same"), layers.SmallMapConv2D(4, 4, 2, "same")
+    plain.build(inputs.shape)
+    fast.build(inputs.shape)
+    fast.set_weights([tf.random.normal(fast.kernel.shape, seed=15).numpy(), np.arange(4, dtype=np.float32)])
+    plain.set_weights(fast.get_weights())
+    results = []
+    for layer in (fast, plain):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = layer(inputs)
+            loss = tf.reduce_sum(tf.sin(outputs))
+        results.append([outputs, *tape.gradient(loss, [inputs, layer.kernel, layer.bias])])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * float(tf.reduce_max(tf.abs(want))))
+
+
+def test_lstm_matches_keras_lstm_with_gradients_and_stays_close_in_bfloat16():
+    inputs = tf.random.normal([3, 6, 7], seed=16)
+    state = [tf.random.normal([3, 4], seed=17), tf.random.normal([3, 4], seed=18)]
+    reference = keras.layers.LSTM(4, return_sequences=True, return_state=True)
+    reference.build((None, None, 7))
+    ours = recurrent.LSTM(4)
+    ours.build((None, None, 7))
+    assert [w.shape for w in ours.weights] == [w.shape for w in reference.weights]
+    np.testing.assert_array_equal(ours.bias.numpy()[4:8], 1.0)  # unit forget bias
+    ours.set_weights(reference.get_weights())
+
+    def run(layer, cast=tf.float32):
+        with tf.GradientTape() as tape:
+            tape.watch([inputs, *state])
+            outputs, hidden, cell = layer(tf.cast(inputs, cast), initial_state=state)
+            loss = tf.reduce_sum(tf.cast(outputs, tf.float32) ** 2) + tf.reduce_sum(hidden) + tf.reduce_sum(cell ** 2)
+        return [outputs, hidden, cell, *tape.gradient(loss, [inputs, *state, *layer.trainable_variables])]
+
+    for got, want in zip(run(ours), run(reference)):
+        np.testing.assert_allclose(got, want, atol=2e-6)
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        mixed = recurrent.LSTM(4)
+        mixed.build((None, None, 7))
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    mixed.set_weights(reference.get_weights())
+    got, want = run(mixed, tf.bfloat16), run(reference)
+    assert got[0].dtype == tf.float32  # the state and outputs stay float32
+    for index in (0, 1, 2, 6, 7, 8):  # outputs, states, weight gradients
+        assert float(tf.reduce_max(tf.abs(tf.cast(got[index], tf.float32) - want[index]))) <= 0.02 * float(
+            tf.reduce_max(tf.abs(want[index]))) + 1e-3
