@@ -12,6 +12,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from videocore import data
 from videocore import errors
 
 
@@ -25,15 +26,9 @@ def latents_spec(shape):
     return tf.TensorSpec([None, *shape], tf.float32, name="latents")
 
 
-def uint8_to_float(frames):
-    """uint8 [0, 255] -> float32 [-1, 1]."""
-    return tf.cast(frames, tf.float32) / 127.5 - 1.0
-
-
-def float_to_uint8(images):
-    """float in [-1, 1] (any float dtype) -> uint8, rounded and clipped."""
-    images = tf.cast(images, tf.float32)
-    return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
+# The same scaling as the training pipelines, traced into the SavedModel (one implementation).
+uint8_to_float = data.to_float  # uint8 [0, 255] -> float32 [-1, 1]
+float_to_uint8 = data.to_uint8  # float in [-1, 1] (any float dtype) -> uint8, rounded and clipped
 
 
 def pad_to_multiple(images, multiple):

@@ -8,6 +8,7 @@ import numpy as np
 import PIL.Image
 import tensorflow as tf
 
+from videocore import data
 from videocore import files
 
 
@@ -19,8 +20,7 @@ def to_uint8_images(images):
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
         raise ValueError(f"images must be (N, H, W, 1 or 3), got shape {images.shape}")
     if images.dtype != np.uint8:
-        scaled = (np.asarray(images, np.float32) + 1.0) * 127.5
-        images = np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+        images = data.to_uint8_numpy(images)
     if images.shape[-1] == 1:
         images = np.repeat(images, 3, axis=-1)
     return images
