@@ -7,8 +7,9 @@
    per-step times read back from the TensorBoard event file (median after the first, traced, step),
    under each precision asked for.
 2. Baseline, built in the same run (--naive, default on): a straightforward Keras step as one writes
-   it from the papers (Keras BatchNormalization and Conv3D(Transpose) / LSTM layers, real and fake
-   clips scored in separate critic calls, one tf.function per generator step), under the auto policy.
+   it from the papers (Keras BatchNormalization, LeakyReLU, Conv3D(Transpose) / Conv2D(Transpose),
+   a float32 Keras LSTM, Keras' Adam; real and fake clips scored in separate critic calls; one
+   tf.function per generator step), under the auto policy.
 Measured with straightforward Keras code on a quiet machine (DESIGN.md): WGAN-GP 18.6 s float32,
 8.3 s bf16; LSTM 3.07 s / 1.80 s. Goals on the 2-core dev machine: WGAN-GP <= 4 s, LSTM <= 1.0 s.
 Other processes on the machine make every figure slower: say so when quoting them.
@@ -40,6 +41,7 @@ GOALS = {"gp": 4.0, "lstm": 1.0}
 NAIVE_REFERENCE = {"gp": "8.3 s bf16 / 18.6 s float32", "lstm": "1.80 s bf16 / 3.07 s float32",
                    "clip": "not measured"}
 JOBS = {"gp": ("wgan", "gradient"), "clip": ("wgan", "clip"), "lstm": ("predictor", "clip")}
+KERAS_OPTIMIZERS = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
 
 
 class OtherLoad:
@@ -92,17 +94,25 @@ def loop_step_times(config, steps):
 class _Straightforward:
     """Builds the seed's networks from plain Keras layers (the baseline), restoring relive's afterwards."""
 
+    NAMES = ("PixelConv3D", "PixelConv3DTranspose", "SmallMapConv2D", "SmallMapConv2DTranspose", "FusedBatchNorm",
+             "LeakyReLU")
+
     def __enter__(self):
-        self.saved = (layers.PixelConv3D, layers.PixelConv3DTranspose, layers.FusedBatchNorm, recurrent.LSTM)
+        self.saved = {name: getattr(layers, name) for name in self.NAMES}, recurrent.LSTM
         layers.PixelConv3D, layers.PixelConv3DTranspose = keras.layers.Conv3D, keras.layers.Conv3DTranspose
+        layers.SmallMapConv2D, layers.SmallMapConv2DTranspose = keras.layers.Conv2D, keras.layers.Conv2DTranspose
         layers.FusedBatchNorm = lambda momentum, epsilon, name=None, **kwargs: keras.layers.BatchNormalization(
             momentum=momentum, epsilon=epsilon, name=name, **kwargs)
+        layers.LeakyReLU = keras.layers.LeakyReLU
+        # DESIGN.md's straightforward LSTM: Keras' layer, kept float32 (faster than bf16 there).
         recurrent.LSTM = lambda units, name=None, dtype=None: keras.layers.LSTM(
-            units, return_sequences=True, return_state=True, name=name, dtype=dtype)
+            units, return_sequences=True, return_state=True, name=name, dtype="float32")
         return self
 
     def __exit__(self, *exc_info):
-        layers.PixelConv3D, layers.PixelConv3DTranspose, layers.FusedBatchNorm, recurrent.LSTM = self.saved
+        saved, recurrent.LSTM = self.saved
+        for name, value in saved.items():
+            setattr(layers, name, value)
 
 
 def naive_step_times(job, steps):
@@ -134,7 +144,7 @@ def _naive_gan_step(config):
     generator, critic = models.video_generator(config), models.video_critic(config)
     spec = dict(config.optimizers[config.critic.penalty])
     name = spec.pop("name")
-    g_opt, c_opt = (train.OPTIMIZERS[name](**spec) for _ in range(2))
+    g_opt, c_opt = (KERAS_OPTIMIZERS[name](**spec) for _ in range(2))
     batch, noise_dim = config.loop.batch_size, config.generator.noise_dim
     gradient_penalty = config.critic.penalty == "gradient"
 
@@ -162,7 +172,8 @@ def _naive_gan_step(config):
 
 def _naive_predictor_step(config):
     predictor = models.frame_predictor(config)
-    optimizer = train.make_optimizer(config.optimizers.predictor)
+    spec = dict(config.optimizers.predictor)
+    optimizer = KERAS_OPTIMIZERS[spec.pop("name")](**spec)
 
     @tf.function
     def step(clips):
@@ -179,7 +190,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=4, help="timed steps after the traced one")
     parser.add_argument("--only", default="gp,clip,lstm", help="any of gp (WGAN-GP), clip (WGAN), lstm")
-    parser.add_argument("--precisions", default="auto,float32")
+    parser.add_argument("--precisions", default="auto,float32", help="'' to time the baseline only")
     parser.add_argument("--naive", action=argparse.BooleanOptionalAction, default=True,
                         help="also time the straightforward Keras baseline (auto policy)")
     args = parser.parse_args()
@@ -193,7 +204,7 @@ def main():
             naive = statistics.median(times)
             rows.append((job, f"naive {policy}", naive, clips_per_step / naive, "", load.fraction))
             print(f"{job} naive: {[round(t, 2) for t in times]}", flush=True)
-        for asked in args.precisions.split(","):
+        for asked in [name for name in args.precisions.split(",") if name]:
             with OtherLoad() as load:
                 times = loop_step_times(bench_config(job, asked), args.steps)
             median = statistics.median(times)
