@@ -1,6 +1,6 @@
 """Evaluates short relive trainings on real footage: per-frame FID of WGAN-GP clips, LSTM next-frame PSNR.
 
-    python bench/eval_relive.py [--video=PATH] [--gan_steps=300] [--lstm_steps=400] [--preset=demo]
+    python bench/eval_relive.py [--video=PATH] [--gan_steps=800] [--lstm_steps=3000] [--preset=demo]
 
 The last 20 % of the video is held out. Figures:
 1. FID of generated frames against held-out real frames, next to the FID of the training frames
@@ -97,8 +97,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", default=str(FOOTAGE) if FOOTAGE.exists() else "bundled:bikes")
     parser.add_argument("--preset", default="demo", choices=sorted(configs.PRESETS))
-    parser.add_argument("--gan_steps", type=int, default=300)
-    parser.add_argument("--lstm_steps", type=int, default=400)
+    parser.add_argument("--gan_steps", type=int, default=800)
+    parser.add_argument("--lstm_steps", type=int, default=3000)
     parser.add_argument("--fid_frames", type=int, default=512)
     parser.add_argument("--workdir", default=None, help="keep the runs here (default: a temp dir)")
     parser.add_argument("--only", default="gan,lstm")

@@ -1,11 +1,13 @@
-"""Batch normalisation that stays in the compute dtype: TF's fused kernel, bf16 in and out, float32 statistics.
+"""Layers that compute exactly what Keras' do, faster on this CPU (oneDNN, bf16), each measured.
 
-Keras 3's `BatchNormalization` casts bfloat16 inputs to float32 and back (DESIGN.md), which
-wraps every 3D deconvolution of the generator in two full-size casts and a float32 pass.
-`tf.nn.fused_batch_norm` takes bfloat16 activations with float32 scale / offset / statistics and
-is one oneDNN primitive forwards and one backwards: measured ~2x faster than Keras' layer on a
-(16, 16, 32, 32, 64) bf16 activation. Any rank >= 2 works: the channels are the last axis and
-every other axis is folded into the 4D NHWC layout the kernel wants.
+- FusedBatchNorm: TF's fused kernel, bf16 in and out, float32 statistics. Keras 3's
+  `BatchNormalization` casts bfloat16 inputs to float32 and back (DESIGN.md), which wraps every
+  3D deconvolution of the generator in two full-size casts and a float32 pass; the fused
+  kernel is one oneDNN primitive forwards and one backwards (~2x faster on a (16, 16, 32, 32, 64)
+  bf16 activation). Any rank >= 2 works: every axis but the channels is folded into NHWC.
+- PixelConv3D / PixelConv3DTranspose: the 3-channel layers of the critic and the generator.
+- leaky_relu / LeakyReLU: no extra backward pass of zeros under the gradient penalty.
+- SmallMapConv2D / SmallMapConv2DTranspose: the frame predictor's layers on 8x8 and 4x4 maps.
 """
 import keras
 import tensorflow as tf
@@ -78,9 +80,16 @@ class FusedBatchNorm(keras.layers.Layer):
 # kernel variable, same arithmetic, measured 2-3x faster for these two layers.
 
 
+def _sides(x):
+    """(depth, height, width) of a (B, D, H, W, C) tensor: static where known, else dynamic."""
+    dynamic = tf.shape(x)
+    return [side if side is not None else dynamic[axis] for axis, side in zip((1, 2, 3), x.shape[1:4])]
+
+
 def space_to_depth(x):
     """(B, 2d, 2h, 2w, C) -> (B, d, h, w, 8C), channels ordered (depth parity, row parity, column parity, C)."""
-    _, depth, height, width, channels = x.shape
+    depth, height, width = _sides(x)
+    channels = x.shape[-1]
     x = tf.reshape(x, [-1, depth // 2, 2, height // 2, 2, width // 2, 2, channels])
     x = tf.transpose(x, [0, 1, 3, 5, 2, 4, 6, 7])
     return tf.reshape(x, [-1, depth // 2, height // 2, width // 2, 8 * channels])
@@ -88,7 +97,7 @@ def space_to_depth(x):
 
 def depth_to_space(x, channels):
     """Inverse of `space_to_depth`: (B, d, h, w, 8C) -> (B, 2d, 2h, 2w, C)."""
-    _, depth, height, width, _ = x.shape
+    depth, height, width = _sides(x)
     x = tf.reshape(x, [-1, depth, height, width, 2, 2, 2, channels])
     x = tf.transpose(x, [0, 1, 4, 2, 5, 3, 6, 7])
     return tf.reshape(x, [-1, 2 * depth, 2 * height, 2 * width, channels])
@@ -214,74 +223,79 @@ class LeakyReLU(keras.layers.Layer):
         return {**super().get_config(), "negative_slope": self.negative_slope}
 
 
-# ----------------------------------------------------------------------------- small-map 2D convolutions
+# ----------------------------------------------------------------------------- small-map convolutions
 #
 # The weight gradient of a 4x4 stride-2 convolution whose output map is small (8x8 or less, with
 # hundreds of channels) runs slowly in oneDNN's backward-filter kernel: 0.158 s for the frame
-# encoder's last layer on 496 frames. The same sum, dW[i, j, c, o] = sum_{b, y, x} x_pad[b, 2y + i,
-# 2x + j, c] dy[b, y, x, o], is a stride-1 convolution dilated by 2 of the padded input with the
-# output gradient as filter, the batch acting as channels: 0.053 s. Larger maps are faster as they are.
+# encoder's last layer on 496 frames. The same sum, dW[k, c, o] = sum_{b, y} x_pad[b, 2y + k, c]
+# dy[b, y, o] (y, k running over the spatial axes), is a stride-1 convolution dilated by 2 of the
+# padded input with the output gradient as filter, the batch acting as channels: 0.053 s. Larger
+# maps are faster as they are. (The 3D analogue helped single critic layers but made the whole
+# WGAN-GP step slower, so the 3D networks keep Keras' layers.)
 
 
 def _weight_gradient(x, upstream):
-    """Conv2DBackpropFilter for a 4x4 stride-2 SAME convolution of x (B, H, W, C) whose output gradient is
-    upstream (B, H/2, W/2, O); H, W even. Returns (4, 4, C, O)."""
-    padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
-    channels_first = tf.transpose(padded, [3, 1, 2, 0])  # (C, H + 2, W + 2, B)
-    as_filter = tf.transpose(upstream, [1, 2, 0, 3])  # (H/2, W/2, B, O)
-    gradient = tf.nn.conv2d(channels_first, as_filter, strides=1, padding="VALID", dilations=2)  # (C, 4, 4, O)
-    return tf.transpose(gradient, [1, 2, 0, 3])
+    """The filter gradient (k, ..., C, O) of a 4-tap stride-2 SAME convolution of x (B, *S, C) whose output
+    gradient is upstream (B, *S/2, O), for 2 or 3 spatial axes of even sizes."""
+    rank = len(x.shape) - 2
+    spatial = list(range(1, rank + 1))
+    padded = tf.pad(x, [[0, 0]] + [[1, 1]] * rank + [[0, 0]])
+    channels_first = tf.transpose(padded, [rank + 1, *spatial, 0])  # (C, *S + 2, B)
+    as_filter = tf.transpose(upstream, [*spatial, 0, rank + 1])  # (*S/2, B, O)
+    gradient = tf.nn.convolution(channels_first, as_filter, strides=1, padding="VALID", dilations=2)
+    return tf.transpose(gradient, [*spatial, 0, rank + 1])  # (4, ..., C, O)
 
 
 @tf.custom_gradient
-def _strided_conv2d(x, kernel):
+def _strided_conv(x, kernel):
     def gradient(upstream):
-        d_x = tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(x), filter=kernel, out_backprop=upstream,
-                                             strides=[1, 2, 2, 1], padding="SAME")
+        # TF's own input-gradient kernel is the fast one here.
+        d_x = tf.nn.conv_transpose(upstream, kernel, tf.shape(x), strides=2, padding="SAME")
         return d_x, _weight_gradient(x, upstream)
 
-    return tf.nn.conv2d(x, kernel, strides=2, padding="SAME"), gradient
+    return tf.nn.convolution(x, kernel, strides=2, padding="SAME"), gradient
 
 
 @tf.custom_gradient
-def _strided_conv2d_transpose(x, kernel):
+def _strided_conv_transpose(x, kernel):
     shape = tf.shape(x)
-    output_shape = tf.stack([shape[0], 2 * shape[1], 2 * shape[2], kernel.shape[2]])
+    rank = len(x.shape) - 2
+    output_shape = tf.concat([shape[:1], 2 * shape[1:rank + 1], [kernel.shape[-2]]], 0)
 
     def gradient(upstream):
         # A transposed convolution's weight gradient is that of the convolution going the other way.
-        return tf.nn.conv2d(upstream, kernel, strides=2, padding="SAME"), _weight_gradient(upstream, x)
+        return tf.nn.convolution(upstream, kernel, strides=2, padding="SAME"), _weight_gradient(upstream, x)
 
-    return tf.nn.conv2d_transpose(x, kernel, output_shape, strides=2, padding="SAME"), gradient
-
-
-def _check_small_map_layer(layer):
-    if tuple(layer.kernel_size) != (4, 4) or tuple(layer.strides) != (2, 2) or layer.padding != "same":
-        raise ValueError(f"{type(layer).__name__} is for 4x4 kernels, stride 2, 'same' padding")
+    outputs = tf.nn.conv_transpose(x, kernel, output_shape, strides=2, padding="SAME")
+    outputs.set_shape([x.shape[0], *(None if side is None else 2 * side for side in x.shape[1:-1]), kernel.shape[-2]])
+    return outputs, gradient
 
 
-class SmallMapConv2D(keras.layers.Conv2D):
-    """`keras.layers.Conv2D` (4x4, stride 2, same) with the dilated weight gradient; for outputs of 8x8 or
-    less. Same variables, outputs and gradients; differentiable once."""
+class _SmallMapConv:
+    """Mixin for Keras Conv2D layers: 4x4 kernels, stride 2, same padding, the dilated weight gradient."""
 
     def build(self, input_shape):
-        _check_small_map_layer(self)
+        if set(self.kernel_size) != {4} or set(self.strides) != {2} or self.padding != "same":
+            raise ValueError(f"{type(self).__name__} is for 4-tap kernels, stride 2, 'same' padding")
         super().build(input_shape)
 
     def convolution_op(self, inputs, kernel):
-        return _strided_conv2d(inputs, tf.cast(kernel, inputs.dtype))
+        return _strided_conv(inputs, tf.cast(kernel, inputs.dtype))
 
 
-class SmallMapConv2DTranspose(keras.layers.Conv2DTranspose):
-    """`keras.layers.Conv2DTranspose` (4x4, stride 2, same) with the dilated weight gradient; for inputs of
-    8x8 or less. Same variables, outputs and gradients; differentiable once."""
-
-    def build(self, input_shape):
-        _check_small_map_layer(self)
-        super().build(input_shape)
-
+class _SmallMapConvTranspose(_SmallMapConv):
     def call(self, inputs):
-        outputs = _strided_conv2d_transpose(inputs, tf.cast(self.kernel, inputs.dtype))
+        outputs = _strided_conv_transpose(inputs, tf.cast(self.kernel, inputs.dtype))
         if self.use_bias:
             outputs = outputs + tf.cast(self.bias, outputs.dtype)
         return self.activation(outputs) if self.activation is not None else outputs
+
+
+class SmallMapConv2D(_SmallMapConv, keras.layers.Conv2D):
+    """`keras.layers.Conv2D` (4x4, stride 2, same) with the dilated weight gradient; for outputs of 8x8 or less.
+    Same variables, outputs and gradients."""
+
+
+class SmallMapConv2DTranspose(_SmallMapConvTranspose, keras.layers.Conv2DTranspose):
+    """`keras.layers.Conv2DTranspose` (4x4, stride 2, same) with the dilated weight gradient; for inputs of
+    8x8 or less. Same variables, outputs and gradients."""

@@ -37,6 +37,16 @@ def upsampling_steps(config):
     return steps
 
 
+# 2D maps of at most this many pixels on a side get layers.SmallMapConv2D(Transpose), whose weight
+# gradient is a dilated convolution: measured 1.6-3x faster there (8x8 and 4x4 maps with 256-512
+# channels on 496 frames), slower on larger maps.
+SMALL_MAP = 8
+
+
+def _is_small(side, kernel_size):
+    return side <= SMALL_MAP and kernel_size == 4
+
+
 def _check_filters(name, filters, steps):
     if len(filters) != steps:
         raise errors.ConfigError(f"{name} has {len(filters)} entries; this clip and latent size need {steps}")
@@ -202,23 +212,13 @@ def conditional_critic(config):
 # ----------------------------------------------------------------------------- LSTM next-frame predictor
 
 
-# Maps at or below this side get layers.SmallMapConv2D(Transpose): their weight gradient is faster
-# as a dilated convolution (measured 1.6-3x on 496 frames of 16x16 and 8x8; slower at 32x32).
-SMALL_MAP = 8
-
-
-def _conv2d(small_map, kernel_size):
-    """The 2D convolution layer class for a map of side `small_map` (the smaller side of the layer)."""
-    return layers.SmallMapConv2D if small_map <= SMALL_MAP and kernel_size == 4 else keras.layers.Conv2D
-
-
 def _frame_encoder(config):
     """Frame (N, H, W, 3) -> (N, D) vector, D = predictor.units: strided 4x4 convolutions, LeakyReLU, linear."""
     spec = config.predictor
     size = config.clip.frame_size
     model = keras.Sequential([keras.Input((size, size, 3))], name="frame_encoder")
     for index, filters in enumerate(spec.filters):
-        conv = _conv2d(size // 2 ** (index + 1), spec.kernel_size)
+        conv = layers.SmallMapConv2D if _is_small(size // 2 ** (index + 1), spec.kernel_size) else keras.layers.Conv2D
         model.add(conv(filters, spec.kernel_size, strides=2, padding="same", name=f"conv{index + 1}"))
         model.add(keras.layers.LeakyReLU(spec.leaky_slope, name=f"lrelu{index + 1}"))
     model.add(keras.layers.Flatten(name="flatten"))
@@ -240,7 +240,7 @@ def _frame_decoder(config):
     model.add(keras.layers.Reshape((start, start, filters[0]), name="unflatten"))
     model.add(keras.layers.ReLU(name="relu0"))
     for index, count in enumerate(filters[1:]):
-        small = start * 2 ** index <= SMALL_MAP and spec.kernel_size == 4
+        small = _is_small(start * 2 ** index, spec.kernel_size)
         deconv = layers.SmallMapConv2DTranspose if small else keras.layers.Conv2DTranspose
         model.add(deconv(count, spec.kernel_size, strides=2, padding="same", name=f"deconv{index + 1}"))
         model.add(keras.layers.ReLU(name=f"relu{index + 1}"))

@@ -12,7 +12,7 @@ from videocore import cli
 from videocore import video
 
 FLAGS = flags.FLAGS
-STAGES_ORDER = ("video", "deepdream", "vaegan", "dream")
+STAGES_ORDER = ("video", "deepdream", "vaegan", "dream", "relive")
 flags.DEFINE_string("workdir", "demo_out", "Where every output of the demo goes.")
 flags.DEFINE_list("stages", list(STAGES_ORDER), "Stages to run, in order.")
 
@@ -80,11 +80,19 @@ def stage_deepdream(workdir: pathlib.Path) -> list:
     return [output]
 
 
+def stage_relive(workdir: pathlib.Path) -> list:
+    """Train a small 3D-conv WGAN-GP on a bundled clip for a minute and write a sample grid (GIF and MP4)."""
+    from relive import train as relive_train
+
+    return relive_train.demo(workdir)
+
+
 STAGES = {
     "video": stage_video,
     "deepdream": stage_deepdream,
     "vaegan": stage_vaegan,
     "dream": stage_dream,
+    "relive": stage_relive,
 }
 
 
