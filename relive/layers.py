@@ -227,47 +227,43 @@ class LeakyReLU(keras.layers.Layer):
 #
 # The weight gradient of a 4x4 stride-2 convolution whose output map is small (8x8 or less, with
 # hundreds of channels) runs slowly in oneDNN's backward-filter kernel: 0.158 s for the frame
-# encoder's last layer on 496 frames. The same sum, dW[k, c, o] = sum_{b, y} x_pad[b, 2y + k, c]
-# dy[b, y, o] (y, k running over the spatial axes), is a stride-1 convolution dilated by 2 of the
-# padded input with the output gradient as filter, the batch acting as channels: 0.053 s. Larger
-# maps are faster as they are. (The 3D analogue helped single critic layers but made the whole
+# encoder's last layer on 496 frames. The same sum, dW[i, j, c, o] = sum_{b, y, x} x_pad[b, 2y + i,
+# 2x + j, c] dy[b, y, x, o], is a stride-1 convolution dilated by 2 of the padded input with the
+# output gradient as filter, the batch acting as channels: 0.053 s. Larger maps are faster as they are. (The 3D analogue helped single critic layers but made the whole
 # WGAN-GP step slower, so the 3D networks keep Keras' layers.)
 
 
 def _weight_gradient(x, upstream):
-    """The filter gradient (k, ..., C, O) of a 4-tap stride-2 SAME convolution of x (B, *S, C) whose output
-    gradient is upstream (B, *S/2, O), for 2 or 3 spatial axes of even sizes."""
-    rank = len(x.shape) - 2
-    spatial = list(range(1, rank + 1))
-    padded = tf.pad(x, [[0, 0]] + [[1, 1]] * rank + [[0, 0]])
-    channels_first = tf.transpose(padded, [rank + 1, *spatial, 0])  # (C, *S + 2, B)
-    as_filter = tf.transpose(upstream, [*spatial, 0, rank + 1])  # (*S/2, B, O)
-    gradient = tf.nn.convolution(channels_first, as_filter, strides=1, padding="VALID", dilations=2)
-    return tf.transpose(gradient, [*spatial, 0, rank + 1])  # (4, ..., C, O)
+    """The filter gradient (4, 4, C, O) of a 4x4 stride-2 SAME convolution of x (B, H, W, C) whose output
+    gradient is upstream (B, H/2, W/2, O); H, W even."""
+    padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    channels_first = tf.transpose(padded, [3, 1, 2, 0])  # (C, H + 2, W + 2, B)
+    as_filter = tf.transpose(upstream, [1, 2, 0, 3])  # (H/2, W/2, B, O)
+    # tf.nn.conv2d, not tf.nn.convolution: the latter dilates through SpaceToBatchND, 2x slower here.
+    gradient = tf.nn.conv2d(channels_first, as_filter, strides=1, padding="VALID", dilations=2)
+    return tf.transpose(gradient, [1, 2, 0, 3])
 
 
 @tf.custom_gradient
 def _strided_conv(x, kernel):
     def gradient(upstream):
-        # TF's own input-gradient kernel is the fast one here.
-        d_x = tf.nn.conv_transpose(upstream, kernel, tf.shape(x), strides=2, padding="SAME")
+        d_x = tf.nn.conv2d_transpose(upstream, kernel, tf.shape(x), strides=2, padding="SAME")
         return d_x, _weight_gradient(x, upstream)
 
-    return tf.nn.convolution(x, kernel, strides=2, padding="SAME"), gradient
+    return tf.nn.conv2d(x, kernel, strides=2, padding="SAME"), gradient
 
 
 @tf.custom_gradient
 def _strided_conv_transpose(x, kernel):
     shape = tf.shape(x)
-    rank = len(x.shape) - 2
-    output_shape = tf.concat([shape[:1], 2 * shape[1:rank + 1], [kernel.shape[-2]]], 0)
+    output_shape = tf.stack([shape[0], 2 * shape[1], 2 * shape[2], kernel.shape[2]])
 
     def gradient(upstream):
         # A transposed convolution's weight gradient is that of the convolution going the other way.
-        return tf.nn.convolution(upstream, kernel, strides=2, padding="SAME"), _weight_gradient(upstream, x)
+        return tf.nn.conv2d(upstream, kernel, strides=2, padding="SAME"), _weight_gradient(upstream, x)
 
-    outputs = tf.nn.conv_transpose(x, kernel, output_shape, strides=2, padding="SAME")
-    outputs.set_shape([x.shape[0], *(None if side is None else 2 * side for side in x.shape[1:-1]), kernel.shape[-2]])
+    outputs = tf.nn.conv2d_transpose(x, kernel, output_shape, strides=2, padding="SAME")
+    outputs.set_shape([x.shape[0], *(None if side is None else 2 * side for side in x.shape[1:3]), kernel.shape[2]])
     return outputs, gradient
 
 
