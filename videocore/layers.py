@@ -13,60 +13,58 @@ import tensorflow as tf
 
 @keras.saving.register_keras_serializable(package="videocore")
 class BatchNormalization(keras.layers.Layer):
-    """Batch normalisation over the channel (last) axis of (B, C), (B, H, W, C) or (B, T, H, W, C).
+    """Batch normalisation over the channel (last) axis of (B, ..., C) inputs, in the input's dtype.
 
     Same weights, names and behaviour as `keras.layers.BatchNormalization(axis=-1)` (gamma, beta,
-    moving_mean, moving_variance; moving averages with `momentum`), except that the moving
-    variance is updated with the unbiased batch variance (what TF's fused kernel returns; a
-    difference of n/(n-1) for n values per channel). Computes in the layer's compute dtype.
+    moving_mean, moving_variance; moving averages with `momentum`; training=True normalises with
+    the batch's biased variance), except that the moving variance is updated with the unbiased
+    batch variance (what TF's fused kernel returns; a factor n/(n-1) for n values per channel).
+    Scale, offset and statistics are float32 variables whatever the policy. `gamma_constraint` /
+    `beta_constraint` let a WGAN critic clip them like every other weight. Any rank >= 2: every
+    axis but the channels is folded into the fused kernel's NHWC layout.
     """
 
-    def __init__(self, momentum=0.99, epsilon=1e-3, center=True, scale=True, **kwargs):
+    def __init__(self, momentum=0.99, epsilon=1e-3, gamma_constraint=None, beta_constraint=None, **kwargs):
         super().__init__(**kwargs)
         self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
-        self.center = center
-        self.scale = scale
+        self.epsilon = max(float(epsilon), 1.001e-5)  # the fused kernel refuses less
+        self.gamma_constraint = keras.constraints.get(gamma_constraint)
+        self.beta_constraint = keras.constraints.get(beta_constraint)
         self.supports_masking = True
 
     def build(self, input_shape):
         channels = int(input_shape[-1])
-        self.gamma = self.add_weight(shape=(channels,), initializer="ones", name="gamma", trainable=self.scale,
-                                     autocast=False)
-        self.beta = self.add_weight(shape=(channels,), initializer="zeros", name="beta", trainable=self.center,
-                                    autocast=False)
+        # autocast=False: the fused kernel wants float32 scale and offset beside bf16 activations.
+        self.gamma = self.add_weight(shape=(channels,), initializer="ones", name="gamma", autocast=False,
+                                     constraint=self.gamma_constraint)
+        self.beta = self.add_weight(shape=(channels,), initializer="zeros", name="beta", autocast=False,
+                                    constraint=self.beta_constraint)
         self.moving_mean = self.add_weight(shape=(channels,), initializer="zeros", name="moving_mean",
-                                           trainable=False, autocast=False)
+                                           trainable=False, autocast=False, aggregation="mean")
         self.moving_variance = self.add_weight(shape=(channels,), initializer="ones", name="moving_variance",
-                                               trainable=False, autocast=False)
+                                               trainable=False, autocast=False, aggregation="mean")
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=False):
         shape = tf.shape(inputs)
-        rank = inputs.shape.rank
-        x = inputs
-        if rank != 4:  # the fused kernel wants NHWC: fold the other axes into N and W
-            x = tf.reshape(x, [-1, 1, 1 if rank == 2 else tf.reduce_prod(shape[1:-1]), shape[-1]])
-        gamma = tf.cast(self.gamma, tf.float32)
-        beta = tf.cast(self.beta, tf.float32)
+        channels = inputs.shape[-1]
+        flat = tf.reshape(inputs, [shape[0], -1, 1, channels])  # (B, everything else, 1, C) as NHWC
         if training:
-            y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-                x, gamma, beta, epsilon=self.epsilon, is_training=True, data_format="NHWC")
-            decay = 1.0 - self.momentum
-            self.moving_mean.assign(self.moving_mean - decay * (self.moving_mean - mean))
-            self.moving_variance.assign(self.moving_variance - decay * (self.moving_variance - variance))
+            outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+                flat, self.gamma, self.beta, epsilon=self.epsilon, is_training=True)
+            self.moving_mean.assign(self.momentum * self.moving_mean + (1.0 - self.momentum) * mean)
+            self.moving_variance.assign(self.momentum * self.moving_variance + (1.0 - self.momentum) * variance)
         else:
-            y, _, _ = tf.compat.v1.nn.fused_batch_norm(
-                x, gamma, beta, mean=tf.cast(self.moving_mean, tf.float32),
-                variance=tf.cast(self.moving_variance, tf.float32), epsilon=self.epsilon, is_training=False,
-                data_format="NHWC")
-        if rank != 4:
-            y = tf.reshape(y, shape)
-        return y
+            outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
+                flat, self.gamma, self.beta, mean=self.moving_mean, variance=self.moving_variance,
+                epsilon=self.epsilon, is_training=False)
+        return tf.reshape(outputs, shape)
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
         config = super().get_config()
-        config.update(momentum=self.momentum, epsilon=self.epsilon, center=self.center, scale=self.scale)
+        config.update(momentum=self.momentum, epsilon=self.epsilon,
+                      gamma_constraint=keras.constraints.serialize(self.gamma_constraint),
+                      beta_constraint=keras.constraints.serialize(self.beta_constraint))
         return config
