@@ -74,6 +74,18 @@ def frame_stores(config, progress=True):
     return train, held_out
 
 
+def check_clip_length(config, stores):
+    """Raises VideoError when no store holds one clip and data.loop_short is off (videos shorter than a
+    clip are otherwise skipped with a warning by videocore.data.clips)."""
+    span = data.clip_span(config.clip.num_frames, config.data.stride)
+    if config.data.loop_short or any(len(store) >= span for store in stores):
+        return
+    longest = max(len(store) for store in stores)
+    raise errors.VideoError(config.data.source, f"no video has the {span} frames a clip of {config.clip.num_frames} "
+                                                f"frames (stride {config.data.stride}) needs (longest: {longest}); "
+                                                "set data.loop_short=True to loop short videos")
+
+
 def clips_per_epoch(config, stores):
     """Distinct clip start positions over the stores (an "epoch" of random clips); at least 1."""
     span = data.clip_span(config.clip.num_frames, config.data.stride)

@@ -180,8 +180,9 @@ class LeakyReLU(keras.layers.Layer):
 # hundreds of channels) runs slowly in oneDNN's backward-filter kernel: 0.158 s for the frame
 # encoder's last layer on 496 frames. The same sum, dW[i, j, c, o] = sum_{b, y, x} x_pad[b, 2y + i,
 # 2x + j, c] dy[b, y, x, o], is a stride-1 convolution dilated by 2 of the padded input with the
-# output gradient as filter, the batch acting as channels: 0.053 s. Larger maps are faster as they are. (The 3D analogue helped single critic layers but made the whole
-# WGAN-GP step slower, so the 3D networks keep Keras' layers.)
+# output gradient as filter, the batch acting as channels: 0.053 s. Larger maps are faster as they
+# are. (The 3D analogue sped up single critic layers but made the whole WGAN-GP step slower, so the
+# 3D networks keep Keras' layers there.)
 
 
 def _weight_gradient(x, upstream):

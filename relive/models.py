@@ -257,8 +257,9 @@ class FramePredictor(keras.Model):
     prediction of frame t + 1 from frames 0..t (teacher forcing when trained on real frames).
     Time is folded into the batch for the convolutions (Keras' TimeDistributed loops in Python).
     The LSTM (`recurrent.LSTM`, weight gradients in one matmul each) keeps its state in float32
-    and does its matmuls in the compute dtype, or in float32 with `predictor.lstm_float32`. With `predictor.residual` (not in
-    the seed) the deconvolved output is added to the current frame, i.e. the net predicts the change.
+    and does its matmuls in the compute dtype, or in float32 with `predictor.lstm_float32`. With
+    `predictor.residual` (not in the seed) the deconvolved output is added to the current frame,
+    i.e. the net predicts the change.
     """
 
     def __init__(self, config, **kwargs):

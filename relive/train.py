@@ -52,6 +52,7 @@ class _ClipTask:
             clips = config.data.tfds_steps_per_epoch * setup.global_batch * self.clips_per_example
         else:
             self.stores, _ = inputs.frame_stores(config)
+            inputs.check_clip_length(config, self.stores)
             clips = inputs.clips_per_epoch(config, self.stores)
         self.steps_per_epoch = max(1, clips // (setup.global_batch * self.clips_per_example))
         self.frames_per_step = setup.global_batch * self.clips_per_example * config.clip.num_frames

@@ -36,7 +36,10 @@ def test_folder_of_short_clips_is_an_error_unless_looped(tmp_path):
     assert len(stores) == 2 and held_out == []  # the broken file is skipped
     with pytest.raises(errors.VideoError, match="loop_short"):
         inputs.random_clips(config, stores, 1, 2, 0, tf.float32)
+    with pytest.raises(errors.VideoError, match=r"8 frames.*longest: 5.*data.loop_short=True"):
+        inputs.check_clip_length(config, stores)
     config.data.loop_short = True
+    inputs.check_clip_length(config, stores)
     clips = next(iter(inputs.random_clips(config, stores, 1, 2, 0, tf.float32))).numpy()
     assert clips.shape == (2, 8, 16, 16, 3)
     assert np.all(clips >= -1) and np.all(clips <= 1)

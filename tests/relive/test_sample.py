@@ -14,7 +14,8 @@ def test_clip_grid_and_strip_layout():
     clips[1] = 1.0
     grid = sample.clip_grid(clips, columns=2)
     assert grid.shape == (5, 2 * (4 + 2) + 2, 2 * (6 + 2) + 2, 3) and grid.dtype == np.uint8
-    assert grid[0, 2, 10, 0] == 255 and grid[0, 2, 2, 0] == 128  # clip 1 is white, clip 0 mid-grey (0.0 -> 127.5 -> 128)
+    # Clip 1 is white, clip 0 mid-grey (0.0 -> 127.5, rounded to even: 128).
+    assert grid[0, 2, 10, 0] == 255 and grid[0, 2, 2, 0] == 128
     image = sample.strip(clips, num_frames=3)
     assert image.shape == (1, 3 * (4 + 2) + 2, 3 * (6 + 2) + 2, 3)
 
