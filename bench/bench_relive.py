@@ -27,7 +27,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from tensorboard.backend.event_processing import event_accumulator  # noqa: E402
 
 from relive import configs  # noqa: E402
 from relive import layers  # noqa: E402
@@ -36,6 +35,7 @@ from relive import models  # noqa: E402
 from relive import recurrent  # noqa: E402
 from relive import train  # noqa: E402
 from videocore import precision  # noqa: E402
+from videocore import summaries  # noqa: E402
 
 GOALS = {"gp": 4.0, "lstm": 1.0}
 NAIVE_REFERENCE = {"gp": "8.3 s bf16 / 18.6 s float32", "lstm": "1.80 s bf16 / 3.07 s float32",
@@ -84,11 +84,8 @@ def loop_step_times(config, steps):
     config.loop.num_steps = steps + 1
     with tempfile.TemporaryDirectory(prefix="bench_relive_") as workdir:
         train.train_and_evaluate(config, workdir)
-        accumulator = event_accumulator.EventAccumulator(str(pathlib.Path(workdir) / "tensorboard"),
-                                                         size_guidance={event_accumulator.TENSORS: 0})
-        accumulator.Reload()
-        events = sorted(accumulator.Tensors("perf/step_time_s"), key=lambda event: event.step)
-        return [float(tf.make_ndarray(event.tensor_proto)) for event in events][1:]
+        events = summaries.read_back(pathlib.Path(workdir) / "tensorboard", "perf/step_time_s")
+        return [float(value) for _, _, value in events][1:]
 
 
 class _Straightforward:

@@ -22,8 +22,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from tensorboard.backend.event_processing import event_accumulator  # noqa: E402
 
+from videocore import summaries  # noqa: E402
 from videocore import video  # noqa: E402
 from vaegan_video import configs  # noqa: E402
 from vaegan_video import losses  # noqa: E402
@@ -79,13 +79,7 @@ def loop_step_times(config, workdir, steps):
     config.loop.checkpoint_every_steps = 10**9
     config.loop.checkpoint_every_minutes = 10**6
     train.train_and_evaluate(config, workdir, progress=False)
-    events = event_accumulator.EventAccumulator(str(workdir / "tensorboard"), size_guidance={"tensors": 0, "scalars": 0})
-    events.Reload()
-    tag = "perf/step_time_s"
-    if tag in events.Tags()["tensors"]:
-        values = [float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)]
-    else:
-        values = [e.value for e in events.Scalars(tag)]
+    values = [float(value) for _, _, value in summaries.read_back(workdir / "tensorboard", "perf/step_time_s")]
     return values[2:]  # the first steps include tracing and oneDNN's kernel selection
 
 

@@ -128,3 +128,20 @@ class Writer:
     def close(self):
         if self.enabled:
             self._writer.close()
+
+
+def read_back(logdir, tag=None):
+    """What a run wrote, read with TensorBoard's own reader (benchmarks and tests use it).
+
+    Returns {tag: [(step, wall_time, numpy value), ...]} in step order, or that list for one `tag`.
+    """
+    from tensorboard.backend.event_processing import event_accumulator  # only readers need it
+
+    accumulator = event_accumulator.EventAccumulator(str(logdir), size_guidance={event_accumulator.TENSORS: 0})
+    accumulator.Reload()
+    tags = [tag] if tag is not None else accumulator.Tags()["tensors"]
+    values = {}
+    for name in tags:
+        events = sorted(accumulator.Tensors(name), key=lambda event: event.step)
+        values[name] = [(event.step, event.wall_time, tf.make_ndarray(event.tensor_proto)) for event in events]
+    return values[tag] if tag is not None else values
