@@ -16,7 +16,7 @@ setuptools.setup(
     version="0.1.0",
     description="Making video with neural networks: VAE-GAN film reconstruction, DeepDream video, 3D GANs.",
     python_requires=">=3.10",
-    packages=["videocore", "vaegan_video", "deepdream_video", "relive", "run_scripts"],
+    packages=["videocore", "vaegan_video", "vaegan_video.latent_dream", "deepdream_video", "relive", "run_scripts"],
     install_requires=_requirements(),
     entry_points={
         "console_scripts": [

@@ -35,10 +35,10 @@ from videocore import metrics  # noqa: E402
 from videocore import summaries  # noqa: E402
 from videocore import video  # noqa: E402
 from vaegan_video import configs  # noqa: E402
-from vaegan_video import dream  # noqa: E402
-from vaegan_video import latents  # noqa: E402
-from vaegan_video import sequence_configs  # noqa: E402
-from vaegan_video import sequence_train  # noqa: E402
+from vaegan_video.latent_dream import dream  # noqa: E402
+from vaegan_video.latent_dream import latents  # noqa: E402
+from vaegan_video.latent_dream import configs as latent_configs  # noqa: E402
+from vaegan_video.latent_dream import train as latent_train  # noqa: E402
 from vaegan_video import train  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -47,19 +47,19 @@ SHARED = REPO.parent / "shared" / "data" / "one-by-one-person-detection.mp4"
 
 def variants(decoder_noise):
     """(name, config, temperatures to dream at); every variant trains the same steps on the same lanes."""
-    config = sequence_configs.seed()
+    config = latent_configs.seed()
     config.model.units = 256
     yield "seed: LSTM-256 + L2, predicts z, z = mu", config, [0.0]
-    config = sequence_configs.seed()
+    config = latent_configs.seed()
     config.model.residual = True
     config.model.units = 64
     yield "LSTM-64 + L2, predicts the change of z", config, [0.0]
-    config = sequence_configs.default()
+    config = latent_configs.default()
     config.model.units = 256
     config.data.z_noise = 0.0
     yield "MDN-LSTM-256 (K=5), change of z, z = mu", config, [0.0, 0.5, 1.0]
     for z_noise in (0.01, decoder_noise):
-        config = sequence_configs.default()
+        config = latent_configs.default()
         config.model.units = 256
         config.data.z_noise = z_noise
         yield f"MDN-LSTM-256 (K=5), z re-drawn, noise {z_noise:g}", config, [0.5]
@@ -138,15 +138,15 @@ def main():
         config.loop.sample_every_steps = 0
         config.loop.log_every_steps = 100
         run = root / "sequence" / "".join(c if c.isalnum() or c in "-." else "_" for c in name)
-        sequence_train.train_and_evaluate(config, run, progress=False)
-        figures = json.loads((run / sequence_train.EVAL_FILE).read_text())
+        latent_train.train_and_evaluate(config, run, progress=False)
+        figures = json.loads((run / latent_train.EVAL_FILE).read_text())
         table.append((name, figures))
         for temperature in temperatures:
             output = run / f"dream_t{temperature}.mp4"
             dream.dream_video(run, output, config=config, num_frames=count, temperature=temperature,
                               seed_start=cut / float(stream.fps), progress=False)
             frames = np.stack(list(video.read_frames(output)))
-            dream_model, _, _ = sequence_train.restore_model(run)
+            dream_model, _, _ = latent_train.restore_model(run)
             motion, jerk = motion_figures(frames)
             z = dream_latents(dream_model, config, mu, cut, count, temperature)
             dreams.append((f"{name}, tau={temperature}", {

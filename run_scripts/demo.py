@@ -60,7 +60,7 @@ def stage_vaegan(workdir: pathlib.Path) -> list:
 
 def stage_dream(workdir: pathlib.Path) -> list:
     """Dream new video from the demo VAE-GAN: an LSTM over its latents, rolled out and decoded."""
-    from vaegan_video import dream
+    from vaegan_video.latent_dream import dream
 
     if not (workdir / "vaegan" / "checkpoints").is_dir():
         raise cli.errors.ConfigError("the dream stage needs the vaegan stage's model: run --stages=vaegan,dream")

@@ -1,25 +1,7 @@
-"""Exports a trained sequence model and its VAE-GAN as SavedModels (dreaming with TensorFlow alone).
+"""Deprecated name of `run_scripts.latent_dream_export` (kept for one release)."""
 
-    python -m run_scripts.dream_export --workdir=runs/br_dream --export_dir=runs/br_dream/export
-"""
-
-from absl import flags
-
-from videocore import cli
-
-FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "The sequence model's workdir (run_scripts.dream_train).", required=True)
-flags.DEFINE_string("export_dir", None, "Where sequence/ and vaegan/{encoder,decoder,autoencoder}/ go.",
-                    required=True)
-
-
-def main(argv):
-    del argv
-    from vaegan_video import sequence_export
-
-    for name, path in sequence_export.export_models(FLAGS.workdir, FLAGS.export_dir).items():
-        print(f"{name}: {path}")
-
+from run_scripts import _deprecated
+from run_scripts import latent_dream_export
 
 if __name__ == "__main__":
-    cli.run(main)
+    _deprecated.run("run_scripts.dream_export", latent_dream_export)

@@ -1,70 +1,7 @@
-"""DeepDreams a video (frame blending or optical flow), keeping its frame rate and audio; resumable.
+"""Deprecated name of `run_scripts.deepdream_video` (kept for one release)."""
 
-    python -m run_scripts.dream_video --video=in.mp4 --output=dream.mp4 --mode=flow \
-        --dream_layers=mixed3,mixed5 --num_iterations=5 --num_octaves=4 --learning_rate=0.012
-    python -m run_scripts.dream_video --config=deepdream_video/configs.py:preview --video=in.mp4 --output=p.mp4
-
-Flags carry the seeds' parameter names and override the --config preset (any field can also be set
-as --config.NAME=VALUE). Running the same command again after an interruption resumes. Kept short
-on purpose: the work is `deepdream_video.video.dream_video`.
-"""
-import math
-import pathlib
-
-from absl import flags
-from ml_collections import config_flags
-
-from videocore import cli
-
-CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "deepdream_video" / "configs.py"
-FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", f"{CONFIGS}:default", "Preset: default (first seed), flow, blend, "
-                                "independent, preview, demo; fields overridable as --config.NAME=VALUE.")
-flags.DEFINE_string("video", None, "Source video.", required=True)
-flags.DEFINE_string("output", None, "Output video (.mp4 / .mkv / .mov).", required=True)
-flags.DEFINE_string("model", None, "Network: inception_v3.")
-flags.DEFINE_string("weights", None, "InceptionV3 weights: auto, imagenet or a file.")
-flags.DEFINE_float("learning_rate", None, "Mean change per iteration ([-1, 1] units).")
-flags.DEFINE_integer("num_iterations", None, "Gradient steps per octave.")
-flags.DEFINE_integer("num_octaves", None, "Number of scales.")
-flags.DEFINE_float("octave_scale", None, "Size ratio between octaves (> 1).")
-flags.DEFINE_integer("jitter", None, "Maximum random roll (pixels).")
-flags.DEFINE_string("dream_layers", None, "Comma-separated layers (mixed0..mixed10 or inception_4c...).")
-flags.DEFINE_string("channels", None, "Comma-separated channel indices to maximise (default all).")
-flags.DEFINE_string("objective", None, "mean or l2.")
-flags.DEFINE_string("predefined_start", None, "Image the first frame's dream starts from.")
-flags.DEFINE_enum("mode", None, ["independent", "blend", "flow"], "How frames are tied together.")
-flags.DEFINE_enum("blend", None, ["constant", "loop", "random"], "Blend schedule (mode=blend).")
-flags.DEFINE_float("blend_value", None, "Raw-frame weight of the constant blend.")
-flags.DEFINE_string("layer_schedule", None, "Layers to move up and down, one per frame ('' = off).")
-flags.DEFINE_float("flow_decay", None, "Weight of the dream carried along the flow (mode=flow).")
-flags.DEFINE_float("flow_refresh", None, "Learning-rate factor of frames after the first (mode=flow).")
-flags.DEFINE_string("keyframes", None, "e.g. '0: learning_rate=0.01; 2s: learning_rate=0.03'.")
-flags.DEFINE_float("start", None, "Start time (s).")
-flags.DEFINE_float("end", None, "End time (s).")
-flags.DEFINE_string("size", None, "Resize frames to WIDTHxHEIGHT.")
-flags.DEFINE_bool("preview", None, "Half size, first 3 seconds.")
-flags.DEFINE_integer("seed", None, "Random seed (jitter, random blend).")
-
-OVERRIDES = ("model", "weights", "learning_rate", "num_iterations", "num_octaves", "octave_scale", "jitter",
-             "dream_layers", "channels", "objective", "predefined_start", "mode", "blend", "blend_value",
-             "layer_schedule", "flow_decay", "flow_refresh", "keyframes", "start", "end", "size", "preview", "seed")
-
-
-def main(argv):
-    del argv
-    from deepdream_video import video
-
-    config = FLAGS.config
-    for name in OVERRIDES:
-        if FLAGS[name].value is not None:
-            config[name] = FLAGS[name].value
-    result = video.dream_video(config, FLAGS.video, FLAGS.output)
-    warping = "" if math.isnan(result.warping_error) else (
-        f"; warping error {result.warping_error:.5f}, mean change from the source {result.mean_change:.4f}")
-    print(f"wrote {result.output}: {result.frames} frames {result.size[0]}x{result.size[1]} at {result.fps} fps, "
-          f"{result.seconds_per_frame:.2f} s/frame{warping}")
-
+from run_scripts import _deprecated
+from run_scripts import deepdream_video
 
 if __name__ == "__main__":
-    cli.run(main)
+    _deprecated.run("run_scripts.dream_video", deepdream_video)

@@ -150,7 +150,7 @@ def test_bad_videos_and_a_foreign_work_folder(tmp_path):
 
 def test_script_prints_bad_input_in_one_line(tmp_path):
     completed = subprocess.run(
-        [sys.executable, "-m", "run_scripts.dream_video", f"--video={video.sample_clip('carphone')}",
+        [sys.executable, "-m", "run_scripts.deepdream_video", f"--video={video.sample_clip('carphone')}",
          f"--output={tmp_path / 'out.mp4'}", "--dream_layers=mixed3,pool5"],
         capture_output=True, text=True, timeout=120)
     assert completed.returncode == 1

@@ -1,7 +1,7 @@
 """Presets for the latent sequence model (neural dream videos): default, seed, world_models, quick, tiny.
 
 Launch with a preset and overrides:
-    python -m run_scripts.dream_train --config=vaegan_video/sequence_configs.py:default \
+    python -m run_scripts.latent_dream_train --config=vaegan_video/latent_dream/configs.py:default \
         --vaegan_workdir=runs/br --video=blade_runner.mkv --workdir=runs/br_dream
 """
 
@@ -147,7 +147,7 @@ def tiny():
 
 
 def get_config(name="default"):
-    """For `ml_collections.config_flags`: --config=vaegan_video/sequence_configs.py:quick."""
+    """For `ml_collections.config_flags`: --config=vaegan_video/latent_dream/configs.py:quick."""
     presets = {"default": default, "seed": seed, "world_models": world_models, "quick": quick, "tiny": tiny}
     if name not in presets:
         raise ValueError(f"unknown preset {name!r}; choose from {sorted(presets)}")

@@ -7,8 +7,8 @@ import tensorflow as tf
 
 from videocore import export
 from videocore import precision
-from vaegan_video import sequence
-from vaegan_video import sequence_train
+from vaegan_video.latent_dream import models
+from vaegan_video.latent_dream import train
 
 
 def _mixture_fields(outputs):
@@ -30,17 +30,17 @@ def export_sequence_model(model, path):
     """
     dim = int(model.inputs[0].shape[-1])
     units = int(model.inputs[1].shape[-1])
-    count = sequence.num_states(model)
+    count = models.num_states(model)
 
     def predict(latents):
-        return sequence.expected_next(model([latents, *sequence.zero_states(model, tf.shape(latents)[0])],
+        return models.expected_next(model([latents, *models.zero_states(model, tf.shape(latents)[0])],
                                             training=False))
 
     def step(latents, state):
         states = [state[:, i] for i in range(count)]
         outputs = model([latents[:, None, :], *states], training=False)
         last = {k: v[:, 0] for k, v in _mixture_fields(outputs).items()}
-        return {"mean": sequence.expected_next(outputs)[:, 0], "mode": sequence.mode_next(outputs)[:, 0],
+        return {"mean": models.expected_next(outputs)[:, 0], "mode": models.mode_next(outputs)[:, 0],
                 "state": tf.stack([tf.cast(s, tf.float32) for s in outputs["states"]], axis=1), **last}
 
     endpoints = {
@@ -61,7 +61,7 @@ def export_models(workdir, export_dir) -> dict:
     from vaegan_video import export as vaegan_export
 
     export_dir = pathlib.Path(export_dir)
-    model, _, run = sequence_train.restore_model(workdir)
+    model, _, run = train.restore_model(workdir)
     paths = {"sequence": export_sequence_model(model, export_dir / "sequence")}
     vaegan = configs.dissertation()  # only its precision is used: the model comes from the run's config.json
     previous = precision.current_policy()

@@ -15,14 +15,14 @@ import tqdm
 
 from videocore import errors
 from videocore import video
-from vaegan_video import latents
-from vaegan_video import sequence
-from vaegan_video import sequence_train
+from vaegan_video.latent_dream import latents
+from vaegan_video.latent_dream import models
+from vaegan_video.latent_dream import train
 
 
 @dataclasses.dataclass(frozen=True)
 class DreamSettings:
-    """How to roll out; the fields of `config.dream` (see sequence_configs.default)."""
+    """How to roll out; the fields of `config.dream` (see configs.default)."""
 
     num_frames: int
     temperature: float = 0.5
@@ -85,7 +85,7 @@ class Dreamer:
                 out = out.write(i, z[0])
                 outputs = self.model([z[:, None, :], *states], training=False)
                 states = outputs["states"]
-                z = sequence.sample_next(outputs, temperature, seeds[2 * i])[:, 0]
+                z = models.sample_next(outputs, temperature, seeds[2 * i])[:, 0]
                 z = z + noise * tf.random.stateless_normal(tf.shape(z), seeds[2 * i + 1])
                 z = tf.cond(bound > 0, lambda: tf.clip_by_value(z, -bound, bound), lambda: z)
             return out.stack(), z, states
@@ -99,7 +99,7 @@ class Dreamer:
         """Reads real latents (S, D); returns the state after them and a draw of the next z (1, D)."""
         outputs = self._read(tf.constant(np.asarray(warm, np.float32)[None]), self.zero_states())
         last = {k: (v[:, -1:] if k != "states" else v) for k, v in outputs.items()}
-        z = sequence.sample_next(last, temperature, tf.constant(seed, tf.int64))[:, 0]
+        z = models.sample_next(last, temperature, tf.constant(seed, tf.int64))[:, 0]
         return outputs["states"], z
 
     def steps(self, z, states, count, seed, temperature, noise, bound):
@@ -174,7 +174,7 @@ def dream_video(workdir, output, *, config=None, seed_video=None, vaegan_workdir
     seed the dream (default: the run's first training video). fps: default the training video's.
     seconds: the length, instead of num_frames. Returns the output's VideoInfo.
     """
-    model, saved_config, run = sequence_train.restore_model(workdir)
+    model, saved_config, run = train.restore_model(workdir)
     fps = fractions.Fraction(fps).limit_denominator(1001) if fps else fractions.Fraction(run["fps"])
     if seconds is not None:
         overrides["num_frames"] = int(round(float(seconds) * fps))
@@ -299,16 +299,16 @@ def demo(vaegan_workdir, out_dir, *, source=None, progress=True) -> list:
     source: the video (default the bundled "bigbuckbunny"). Returns the paths written: two dream
     videos, an interpolation video into another bundled clip and a strip of dream stills.
     """
-    from vaegan_video import sequence_configs
+    from vaegan_video.latent_dream import configs
     from videocore import summaries
 
     out_dir = pathlib.Path(out_dir)
     source = pathlib.Path(source or video.sample_clip("bigbuckbunny"))
-    config = sequence_configs.quick()
+    config = configs.quick()
     config.vaegan_workdir = str(vaegan_workdir)
     config.data.videos = (str(source),)
     run = out_dir / "dream_sequence"
-    sequence_train.train_and_evaluate(config, run, progress=progress)
+    train.train_and_evaluate(config, run, progress=progress)
     outputs = []
     for name, overrides in (("dream.mp4", {}), ("dream_from_prior.mp4", {"from_prior": True}),
                             ("dream_reseeded.mp4", {"reseed_every": 50})):

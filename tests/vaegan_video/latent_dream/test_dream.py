@@ -13,12 +13,12 @@ from tests import synthetic
 from videocore import errors
 from videocore import video
 from vaegan_video import configs
-from vaegan_video import dream
-from vaegan_video import latents
-from vaegan_video import sequence
-from vaegan_video import sequence_configs
-from vaegan_video import sequence_export
-from vaegan_video import sequence_train
+from vaegan_video.latent_dream import dream
+from vaegan_video.latent_dream import latents
+from vaegan_video.latent_dream import models as latent_models
+from vaegan_video.latent_dream import configs as latent_configs
+from vaegan_video.latent_dream import export as latent_export
+from vaegan_video.latent_dream import train as latent_train
 from vaegan_video import train
 
 
@@ -33,13 +33,13 @@ def runs(tmp_path_factory):
     vaegan.loop.precision = "float32"
     vaegan.loop.sample_every_steps = 0
     train.train_and_evaluate(vaegan, root / "vaegan", progress=False)
-    config = sequence_configs.tiny()
+    config = latent_configs.tiny()
     config.vaegan_workdir = str(root / "vaegan")
     config.data.videos = (str(film),)
     config.data.holdout_fraction = 0.25
     config.data.z_noise = None  # z re-drawn with the VAE-GAN's last noise sigma
     config.loop.sample_every_steps = 4
-    result = sequence_train.train_and_evaluate(config, root / "sequence", progress=False)
+    result = latent_train.train_and_evaluate(config, root / "sequence", progress=False)
     return {"root": root, "film": film, "vaegan": root / "vaegan", "sequence": root / "sequence",
             "config": config, "result": result}
 
@@ -75,10 +75,10 @@ def test_training_run_writes_config_checkpoint_summaries_and_heldout_figures(run
     assert tf.train.latest_checkpoint(str(workdir / "checkpoints"))
     assert list((workdir / "tensorboard").glob("events.out.tfevents.*"))
     assert sorted((workdir / "samples" / "real_over_dream").glob("*.png"))
-    run = json.loads((workdir / sequence_train.RUN_FILE).read_text())
+    run = json.loads((workdir / latent_train.RUN_FILE).read_text())
     assert run["latent_dim"] == 16 and run["fps"] == "25"
     assert run["z_noise"] == pytest.approx(configs.tiny().noise_schedule[-1])  # None: the VAE-GAN's last sigma
-    figures = json.loads((workdir / sequence_train.EVAL_FILE).read_text())
+    figures = json.loads((workdir / latent_train.EVAL_FILE).read_text())
     assert figures["frames"] == 6 and figures["mse_copy_last"] > 0 and np.isfinite(figures["nll"])
 
 
@@ -93,7 +93,7 @@ def test_dream_is_written_streamed_with_the_frames_and_rate_asked_for(runs, tmp_
 
 
 def test_rollout_yields_bounded_pieces_and_reseeds_on_schedule(runs):
-    model, config, _ = sequence_train.restore_model(runs["sequence"])
+    model, config, _ = latent_train.restore_model(runs["sequence"])
     dreamer = dream.Dreamer(model)
     seed_latents = np.random.default_rng(0).uniform(-1, 1, (30, 16)).astype(np.float32)
     settings = dream.DreamSettings(num_frames=1000, chunk=64, seed_frames=3)
@@ -115,11 +115,11 @@ def test_rollout_yields_bounded_pieces_and_reseeds_on_schedule(runs):
 
 
 def test_compiled_rollout_at_temperature_zero_is_the_models_mode(runs):
-    model, _, _ = sequence_train.restore_model(runs["sequence"])
+    model, _, _ = latent_train.restore_model(runs["sequence"])
     warm = np.random.default_rng(1).uniform(-1, 1, (5, 16)).astype(np.float32)
     settings = dream.DreamSettings(num_frames=9, chunk=4, seed_frames=5, temperature=0.0, latent_bound=0.0)
     compiled = np.concatenate(list(dream.rollout(dream.Dreamer(model), settings, warm)))
-    eager = sequence_train.rollout_mode(model, warm, 9)
+    eager = latent_train.rollout_mode(model, warm, 9)
     np.testing.assert_allclose(compiled, eager, atol=1e-5)
 
 
@@ -140,8 +140,8 @@ def test_interpolations_between_frames_and_between_videos(runs, tmp_path):
 
 
 def test_saved_model_matches_keras_in_a_fresh_process(runs, tmp_path):
-    model, _, _ = sequence_train.restore_model(runs["sequence"])
-    path = sequence_export.export_sequence_model(model, tmp_path / "sequence")
+    model, _, _ = latent_train.restore_model(runs["sequence"])
+    path = latent_export.export_sequence_model(model, tmp_path / "sequence")
     rng = np.random.default_rng(2)
     sequences = rng.uniform(-1, 1, (2, 6, 16)).astype(np.float32)
     step_latents = rng.uniform(-1, 1, (2, 16)).astype(np.float32)
@@ -157,22 +157,22 @@ np.savez({str(tmp_path / 'outputs.npz')!r}, predicted=predicted.numpy(), **{{k: 
 """
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300, capture_output=True)
     got = np.load(tmp_path / "outputs.npz")
-    outputs = model([tf.constant(sequences), *sequence.zero_states(model, 2)])
-    np.testing.assert_allclose(got["predicted"], sequence.expected_next(outputs).numpy(), atol=1e-5)
+    outputs = model([tf.constant(sequences), *latent_models.zero_states(model, 2)])
+    np.testing.assert_allclose(got["predicted"], latent_models.expected_next(outputs).numpy(), atol=1e-5)
     one = model([tf.constant(x) for x in (step_latents[:, None], state[:, 0], state[:, 1])])
-    np.testing.assert_allclose(got["mean"], sequence.expected_next(one).numpy()[:, 0], atol=1e-5)
-    np.testing.assert_allclose(got["mode"], sequence.mode_next(one).numpy()[:, 0], atol=1e-5)
+    np.testing.assert_allclose(got["mean"], latent_models.expected_next(one).numpy()[:, 0], atol=1e-5)
+    np.testing.assert_allclose(got["mode"], latent_models.mode_next(one).numpy()[:, 0], atol=1e-5)
     np.testing.assert_allclose(got["logits"], one["logits"].numpy()[:, 0], atol=1e-5)
     np.testing.assert_allclose(got["state"], np.stack([s.numpy() for s in one["states"]], 1), atol=1e-5)
 
 
 def test_a_sequence_run_of_another_latent_size(runs, tmp_path):
     config = runs["config"]
-    other = sequence_configs.tiny()
+    other = latent_configs.tiny()
     other.vaegan_workdir, other.data.videos = config.vaegan_workdir, config.data.videos
     other.model.units = 8
     with pytest.raises(errors.CheckpointError, match="model.units 16 \\(checkpoint\\) vs 8"):
-        sequence_train.train_and_evaluate(other, runs["sequence"], progress=False)
+        latent_train.train_and_evaluate(other, runs["sequence"], progress=False)
     with pytest.raises(errors.CheckpointError, match="config.json: missing"):
         dream.dream_video(tmp_path, tmp_path / "x.mp4", progress=False)
 

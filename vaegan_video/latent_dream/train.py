@@ -11,9 +11,10 @@ import tensorflow as tf
 from videocore import errors
 from videocore import loop
 from videocore import summaries
-from vaegan_video import latents
-from vaegan_video import sequence
-from vaegan_video import sequence_data
+from vaegan_video.latent_dream import latents
+from vaegan_video.latent_dream import models
+from vaegan_video.latent_dream import losses
+from vaegan_video.latent_dream import input_pipeline
 
 CONFIG_FILE = "config.json"
 RUN_FILE = "sequence.json"  # facts resolved at training time: latent size, z noise, frame rate, latents
@@ -33,10 +34,10 @@ class SequenceTask:
         self.z_noise = float(z_noise)
         self.codec = codec
         dim = streams[0].latent_dim
-        self.model = sequence.build(config.model, dim)
+        self.model = models.build(config.model, dim)
         self.networks = {"sequence": self.model}
         self.optimizers = {"sequence": keras.optimizers.Adam(config.optimizer.learning_rate, name="adam_sequence")}
-        self.layout = sequence_data.Layout(tuple(len(s) for s in streams), lanes=setup.global_batch,
+        self.layout = input_pipeline.Layout(tuple(len(s) for s in streams), lanes=setup.global_batch,
                                            window=config.train.window, seed=setup.seed,
                                            shift_windows=config.data.shift_windows)
         self.steps_per_epoch = self.layout.steps_per_epoch
@@ -44,12 +45,12 @@ class SequenceTask:
         # ONLY_FIRST_REPLICA: every replica computes the same whole table (see _carry), one copy is kept.
         self.carried = [tf.Variable(tf.zeros((setup.global_batch, config.model.units)), trainable=False,
                                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA, name=f"carried_{i}")
-                        for i in range(sequence.num_states(self.model))]
+                        for i in range(models.num_states(self.model))]
         self.state = {f"carried_{i}": variable for i, variable in enumerate(self.carried)}
 
     def make_dataset(self, position, global_batch):
         del global_batch  # the layout's lanes
-        return sequence_data.window_batches(self.streams, self.layout, tuple(position), z_noise=self.z_noise,
+        return input_pipeline.window_batches(self.streams, self.layout, tuple(position), z_noise=self.z_noise,
                                             resample=self.config.data.resample)
 
     def initial_states(self, batch):
@@ -69,14 +70,14 @@ class SequenceTask:
         initial = self.initial_states(batch)
         with tf.GradientTape() as tape:
             outputs = self.model([batch["inputs"], *initial], training=True)
-            value = sequence.loss(outputs, batch["targets"], batch["mask"])
+            value = losses.loss(outputs, batch["targets"], batch["mask"])
         ctx.minimize(tape, value, "sequence", clip_value=self.config.optimizer.clip_value or None)
         self._carry(batch["lane"], outputs["states"])
-        predicted = sequence.expected_next(outputs)
+        predicted = models.expected_next(outputs)
         squared = tf.reduce_mean(tf.square(predicted - batch["targets"]), axis=-1)
         copy_last = tf.reduce_mean(tf.square(batch["inputs"] - batch["targets"]), axis=-1)
-        return {"loss": value, "mse": sequence.masked_mean(squared, batch["mask"]),
-                "mse_copy_last": sequence.masked_mean(copy_last, batch["mask"])}
+        return {"loss": value, "mse": losses.masked_mean(squared, batch["mask"]),
+                "mse_copy_last": losses.masked_mean(copy_last, batch["mask"])}
 
     def sample(self, step):
         """A strip for TensorBoard: real frames (decoded mu) over the dream (its mode fed back) from the same start."""
@@ -96,15 +97,15 @@ class SequenceTask:
 def rollout_mode(model, warm_latents, count):
     """Warms `model` up on (S, D) latents, then feeds back its mode for `count` steps -> (count, D)."""
     z = tf.constant(np.asarray(warm_latents, np.float32)[None])
-    outputs = model([z, *sequence.zero_states(model, 1)], training=False)
+    outputs = model([z, *models.zero_states(model, 1)], training=False)
     states = outputs["states"]
-    current = sequence.mode_next(outputs)[:, -1:]
+    current = models.mode_next(outputs)[:, -1:]
     result = []
     for _ in range(count):
         result.append(current[0, 0].numpy())
         outputs = model([current, *states], training=False)
         states = outputs["states"]
-        current = sequence.mode_next(outputs)
+        current = models.mode_next(outputs)
     return np.stack(result)
 
 
@@ -149,14 +150,14 @@ def train_and_evaluate(config, workdir, progress=True):
     if not 0 <= config.data.holdout_fraction < 1:
         raise errors.ConfigError(f"data.holdout_fraction={config.data.holdout_fraction} must be in [0, 1)")
     try:
-        sequence.check_config(config.model)
+        models.check_config(config.model)
     except ValueError as error:
         raise errors.ConfigError(str(error)) from None
     codec, streams = load_latents(config, progress=progress)
     check_run_matches(workdir, codec.latent_dim, config)
     training = [stream.split(config.data.holdout_fraction)[0] for stream in streams]
     z_noise = resolve_z_noise(config, codec)
-    sequence_data.Layout(tuple(len(s) for s in training), lanes=config.loop.batch_size,
+    input_pipeline.Layout(tuple(len(s) for s in training), lanes=config.loop.batch_size,
                          window=config.train.window, shift_windows=config.data.shift_windows)  # too short: say so now
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / CONFIG_FILE).write_text(config.to_json_best_effort(indent=1))
@@ -207,7 +208,7 @@ def evaluate(model, streams, holdout_fraction, chunk=1024):
             continue
         mu = stream.mu.astype(np.float32)
         first = len(training) - 1  # the step whose prediction is the first held-out frame
-        states = sequence.zero_states(model, 1)
+        states = models.zero_states(model, 1)
         for begin in range(0, len(mu) - 1, chunk):
             end = min(begin + chunk, len(mu) - 1)
             outputs = model([tf.constant(mu[None, begin:end]), *states], training=False)
@@ -216,12 +217,12 @@ def evaluate(model, streams, holdout_fraction, chunk=1024):
                 continue
             skip = max(first - begin, 0)
             inputs, target = mu[None, begin + skip:end], tf.constant(mu[None, begin + skip + 1:end + 1])
-            predicted = sequence.expected_next(outputs)[:, skip:]
+            predicted = models.expected_next(outputs)[:, skip:]
             sums["mse"] += float(tf.reduce_sum(tf.reduce_mean(tf.square(predicted - target), -1)))
             sums["mse_copy_last"] += float(np.sum(np.mean(np.square(inputs - target.numpy()), -1)))
             if "logits" in outputs:
                 mixture = True
-                log_p = sequence.mixture_log_likelihood(*(outputs[k][:, skip:] for k in
+                log_p = losses.mixture_log_likelihood(*(outputs[k][:, skip:] for k in
                                                           ("logits", "means", "log_sigmas")), target)
                 sums["nll"] += float(tf.reduce_sum(-log_p)) / stream.latent_dim
             count += end - begin - skip
@@ -246,7 +247,7 @@ def saved_run(workdir):
         run = json.loads((workdir / RUN_FILE).read_text())
     except FileNotFoundError as error:
         raise errors.CheckpointError(f"{error.filename}: missing; give the workdir of a sequence model run "
-                                     "(run_scripts.dream_train)") from None
+                                     "(run_scripts.latent_dream_train)") from None
     return config, run
 
 
@@ -254,11 +255,11 @@ def restore_model(workdir):
     """(the sequence model from the newest checkpoint in `workdir`, its config, run facts)."""
     workdir = pathlib.Path(workdir)
     config, run = saved_run(workdir)
-    model = sequence.build(config.model, run["latent_dim"])
+    model = models.build(config.model, run["latent_dim"])
     latest = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
     if latest is None:
         raise errors.CheckpointError(f"{workdir / 'checkpoints'}: no checkpoint; train first with "
-                                     "run_scripts.dream_train")
+                                     "run_scripts.latent_dream_train")
     try:
         tf.train.Checkpoint(networks={"sequence": model}).restore(latest).expect_partial() \
             .assert_existing_objects_matched()

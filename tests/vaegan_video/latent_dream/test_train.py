@@ -11,11 +11,12 @@ import tensorflow as tf
 
 from videocore import errors
 from videocore import loop
-from vaegan_video import latents
-from vaegan_video import sequence
-from vaegan_video import sequence_configs
-from vaegan_video import sequence_data
-from vaegan_video import sequence_train
+from vaegan_video.latent_dream import latents
+from vaegan_video.latent_dream import models as latent_models
+from vaegan_video.latent_dream import losses as latent_losses
+from vaegan_video.latent_dream import configs as latent_configs
+from vaegan_video.latent_dream import input_pipeline
+from vaegan_video.latent_dream import train as latent_train
 
 
 def _stream(mu, log_var=None):
@@ -33,28 +34,28 @@ def _indexed_stream(count, dim=3, offset=0):
 
 
 def test_default_model_at_full_size_has_the_expected_shapes_and_parameters():
-    config = sequence_configs.default()
+    config = latent_configs.default()
     dim, units, mixtures = 200, config.model.units, config.model.num_mixtures  # the dissertation's z
-    model = sequence.build(config.model, dim)
-    outputs = model([tf.zeros((2, 7, dim)), *sequence.zero_states(model, 2)])
+    model = latent_models.build(config.model, dim)
+    outputs = model([tf.zeros((2, 7, dim)), *latent_models.zero_states(model, 2)])
     assert outputs["logits"].shape == (2, 7, mixtures)
     assert outputs["means"].shape == outputs["log_sigmas"].shape == (2, 7, mixtures, dim)
     assert [s.shape for s in outputs["states"]] == [(2, units), (2, units)]
     lstm = 4 * (units * (dim + units) + units)
     heads = (units + 1) * (mixtures + 2 * mixtures * dim)
     assert model.count_params() == lstm + heads
-    seed = sequence.build(sequence_configs.seed().model, dim)
+    seed = latent_models.build(latent_configs.seed().model, dim)
     assert seed.count_params() == lstm + (units + 1) * dim
 
 
 def test_residual_head_predicts_the_change():
-    config = sequence_configs.tiny().model
+    config = latent_configs.tiny().model
     config.head = "l2"
-    model = sequence.build(config, 4)
+    model = latent_models.build(config, 4)
     for variable in model.get_layer("next_latent").weights:
         variable.assign(tf.zeros_like(variable))
     z = tf.random.normal((1, 5, 4))
-    prediction = model([z, *sequence.zero_states(model, 1)])["prediction"]
+    prediction = model([z, *latent_models.zero_states(model, 1)])["prediction"]
     np.testing.assert_allclose(prediction.numpy(), z.numpy(), atol=1e-6)  # zero change = copy the last latent
 
 
@@ -77,11 +78,11 @@ def test_mixture_log_likelihood_matches_a_numpy_computation():
     means = rng.normal(size=shape + (4, 5))
     log_sigmas = rng.uniform(-1.0, 0.5, size=shape + (4, 5))
     target = rng.normal(size=shape + (5,))
-    got = sequence.mixture_log_likelihood(*(tf.constant(a, tf.float32) for a in (logits, means, log_sigmas, target)))
+    got = latent_losses.mixture_log_likelihood(*(tf.constant(a, tf.float32) for a in (logits, means, log_sigmas, target)))
     assert got.shape == shape
     np.testing.assert_allclose(got.numpy(), _numpy_log_likelihood(logits, means, log_sigmas, target), rtol=1e-5)
     # One component, one dimension: the Gaussian log-density by hand.
-    one = sequence.mixture_log_likelihood(tf.zeros((1, 1, 1)), tf.fill((1, 1, 1, 1), 0.5),
+    one = latent_losses.mixture_log_likelihood(tf.zeros((1, 1, 1)), tf.fill((1, 1, 1, 1), 0.5),
                                           tf.fill((1, 1, 1, 1), float(np.log(2.0))), tf.fill((1, 1, 1), 1.5))
     assert one.numpy().item() == pytest.approx(-0.5 * (1.0 / 2.0) ** 2 - np.log(2.0) - 0.5 * np.log(2 * np.pi),
                                                rel=1e-6)
@@ -93,12 +94,12 @@ def test_nll_and_l2_average_over_valid_steps_only():
     log_sigmas, target = rng.normal(size=(2, 3, 2, 4)) * 0.1, rng.normal(size=(2, 3, 4))
     mask = np.array([[1, 1, 0], [1, 0, 0]], np.float32)
     reference = -_numpy_log_likelihood(logits, means, log_sigmas, target)[mask > 0].mean() / 4
-    got = sequence.mixture_nll(*(tf.constant(a, tf.float32) for a in (logits, means, log_sigmas, target)), mask)
+    got = latent_losses.mixture_nll(*(tf.constant(a, tf.float32) for a in (logits, means, log_sigmas, target)), mask)
     assert float(got) == pytest.approx(reference, rel=1e-5)
     prediction = rng.normal(size=(2, 3, 4))
     expected = ((prediction - target) ** 2).mean(-1)[mask > 0].mean()
-    assert float(sequence.l2_loss(prediction, target, mask)) == pytest.approx(expected, rel=1e-5)
-    assert float(sequence.l2_loss(prediction, target, np.zeros_like(mask))) == 0.0
+    assert float(latent_losses.l2_loss(prediction, target, mask)) == pytest.approx(expected, rel=1e-5)
+    assert float(latent_losses.l2_loss(prediction, target, np.zeros_like(mask))) == 0.0
 
 
 def test_temperature_towards_zero_gives_the_mode():
@@ -106,13 +107,13 @@ def test_temperature_towards_zero_gives_the_mode():
     outputs = {"logits": tf.constant(rng.normal(size=(3, 4, 5)) * 2, tf.float32),
                "means": tf.constant(rng.normal(size=(3, 4, 5, 6)), tf.float32),
                "log_sigmas": tf.constant(rng.normal(size=(3, 4, 5, 6)) * 0.3, tf.float32)}
-    mode = sequence.mode_next(outputs).numpy()
+    mode = latent_models.mode_next(outputs).numpy()
     best = outputs["logits"].numpy().argmax(-1)
     np.testing.assert_array_equal(mode, np.take_along_axis(outputs["means"].numpy(), best[..., None, None], 2)[:, :, 0])
-    np.testing.assert_array_equal(sequence.sample_next(outputs, 0.0, [1, 2]).numpy(), mode)
-    near_zero = sequence.sample_next(outputs, 1e-6, [3, 4]).numpy()
+    np.testing.assert_array_equal(latent_models.sample_next(outputs, 0.0, [1, 2]).numpy(), mode)
+    near_zero = latent_models.sample_next(outputs, 1e-6, [3, 4]).numpy()
     np.testing.assert_allclose(near_zero, mode, atol=1e-2)
-    hot = sequence.sample_next(outputs, 1.0, [3, 4]).numpy()
+    hot = latent_models.sample_next(outputs, 1.0, [3, 4]).numpy()
     assert np.abs(hot - mode).max() > 0.1  # at tau = 1 the draws do wander off the mode
 
 
@@ -122,10 +123,10 @@ def test_sampling_at_temperature_one_follows_the_mixture():
     outputs = {"logits": tf.constant(np.log([[[0.25, 0.75]]] * count).reshape(count, 1, 2), tf.float32),
                "means": tf.constant(np.tile([[-5.0], [5.0]], (count, 1, 1, 1)).reshape(count, 1, 2, 1), tf.float32),
                "log_sigmas": tf.fill((count, 1, 2, 1), float(np.log(0.5)))}
-    draws = sequence.sample_next(outputs, 1.0, [7, 8]).numpy().ravel()
+    draws = latent_models.sample_next(outputs, 1.0, [7, 8]).numpy().ravel()
     assert abs((draws > 0).mean() - 0.75) < 0.03
     assert abs(draws[draws > 0].std() - 0.5) < 0.05
-    cool = sequence.sample_next(outputs, 0.25, [7, 8]).numpy().ravel()
+    cool = latent_models.sample_next(outputs, 0.25, [7, 8]).numpy().ravel()
     assert (cool > 0).mean() > 0.95  # logits / tau sharpens the weights towards the heavier component
 
 
@@ -134,8 +135,8 @@ def test_sampling_at_temperature_one_follows_the_mixture():
 
 def test_consecutive_steps_are_consecutive_frames_and_windows_continue_each_lane():
     stream = _indexed_stream(200)
-    layout = sequence_data.Layout((200,), lanes=3, window=5, seed=1)
-    z = sequence_data.epoch_latents([stream], 0, seed=1, z_noise=0.0)
+    layout = input_pipeline.Layout((200,), lanes=3, window=5, seed=1)
+    z = input_pipeline.epoch_latents([stream], 0, seed=1, z_noise=0.0)
     previous_end = None
     for index in range(layout.steps_per_epoch):
         inputs, mask, reset = layout.window_frames(0, index)
@@ -151,7 +152,7 @@ def test_consecutive_steps_are_consecutive_frames_and_windows_continue_each_lane
 
 
 def test_windows_crossing_into_the_next_video_are_masked_and_reset():
-    layout = sequence_data.Layout((19, 40), lanes=2, window=4, shift_windows=False)
+    layout = input_pipeline.Layout((19, 40), lanes=2, window=4, shift_windows=False)
     video = layout.video_of
     found = False
     for index in range(layout.steps_per_epoch):
@@ -171,31 +172,31 @@ def test_windows_crossing_into_the_next_video_are_masked_and_reset():
 
 def test_each_epoch_shifts_the_windows_and_redraws_z():
     stream = _stream(np.zeros((60, 2)), np.zeros((60, 2)))
-    layout = sequence_data.Layout((60,), lanes=2, window=6, seed=3)
+    layout = input_pipeline.Layout((60,), lanes=2, window=6, seed=3)
     shifts = {layout.shift(epoch) for epoch in range(10)}
     assert len(shifts) > 1 and all(0 <= s < 6 for s in shifts)
     assert layout.steps_per_epoch == ((60 - 5) // 2 - 1) // 6  # the same in every epoch
     for epoch in range(10):
         inputs, _, _ = layout.window_frames(epoch, layout.steps_per_epoch - 1)
         assert inputs.max() + 1 < 60
-    a, b = (sequence_data.epoch_latents([stream], e, seed=0, z_noise=0.1) for e in (0, 1))
+    a, b = (input_pipeline.epoch_latents([stream], e, seed=0, z_noise=0.1) for e in (0, 1))
     assert not np.allclose(a, b)
-    np.testing.assert_array_equal(a, sequence_data.epoch_latents([stream], 0, seed=0, z_noise=0.1))
+    np.testing.assert_array_equal(a, input_pipeline.epoch_latents([stream], 0, seed=0, z_noise=0.1))
     assert abs(a.std() - 0.1) < 0.02  # sigma = exp(0.5 * 0) = 1, scaled by z_noise
-    kept = [sequence_data.epoch_latents([stream], e, seed=0, z_noise=0.1, resample=False) for e in (0, 1)]
+    kept = [input_pipeline.epoch_latents([stream], e, seed=0, z_noise=0.1, resample=False) for e in (0, 1)]
     np.testing.assert_array_equal(*kept)
 
 
 def test_latents_too_short_for_the_batch():
     with pytest.raises(errors.ConfigError, match="too few for 4 lanes"):
-        sequence_data.Layout((40,), lanes=4, window=16)
+        input_pipeline.Layout((40,), lanes=4, window=16)
 
 
 # ----------------------------------------------------------------------------- training on the loop
 
 
 def _config(num_steps=3):
-    config = sequence_configs.tiny()
+    config = latent_configs.tiny()
     config.loop.num_steps = num_steps
     config.loop.batch_size = 2
     config.train.window = 5
@@ -214,18 +215,18 @@ def test_the_state_carries_across_consecutive_windows(tmp_path):
     config = _config(num_steps=3)
     config.optimizer.learning_rate = 0.0  # the weights stay put, so the state is the model's alone
     streams = _streams()
-    result = loop.train(lambda setup: sequence_train.SequenceTask(config, setup, streams, 0.0), config, tmp_path)
+    result = loop.train(lambda setup: latent_train.SequenceTask(config, setup, streams, 0.0), config, tmp_path)
     task = result.task
     assert result.step == 3
     # Each lane's carried state must be what the LSTM has after reading all 3 windows in one go.
     lanes = task.layout.window_frames(0, 0)[0][:, 0]
     whole = np.stack([streams[0].mu[start:start + 3 * 5] for start in lanes])
-    expected = task.model([tf.constant(whole), *sequence.zero_states(task.model, 2)])["states"]
+    expected = task.model([tf.constant(whole), *latent_models.zero_states(task.model, 2)])["states"]
     for variable, state in zip(task.carried, expected):
         np.testing.assert_allclose(variable.numpy(), state.numpy(), atol=1e-5)
     # ...and not what it has after the last window alone (a reset or a lost state would give that).
     last = np.stack([streams[0].mu[start + 10:start + 15] for start in lanes])
-    alone = task.model([tf.constant(last), *sequence.zero_states(task.model, 2)])["states"]
+    alone = task.model([tf.constant(last), *latent_models.zero_states(task.model, 2)])["states"]
     assert np.abs(task.carried[1].numpy() - alone[1].numpy()).max() > 1e-3
 
 
@@ -236,7 +237,7 @@ def test_the_state_is_reset_at_each_epoch_and_survives_resume(tmp_path):
 
     def make_task(setup):
         nonlocal steps
-        task = sequence_train.SequenceTask(config, setup, streams, 0.0)
+        task = latent_train.SequenceTask(config, setup, streams, 0.0)
         steps = task.steps_per_epoch
         return task
 
@@ -245,7 +246,7 @@ def test_the_state_is_reset_at_each_epoch_and_survives_resume(tmp_path):
     config.loop.num_steps = 4
     resumed = loop.train(make_task, config, tmp_path / "a")  # resumes at step 2 with the carried state
     straight_config = _config(num_steps=4)
-    straight = loop.train(lambda setup: sequence_train.SequenceTask(straight_config, setup, streams, 0.0),
+    straight = loop.train(lambda setup: latent_train.SequenceTask(straight_config, setup, streams, 0.0),
                           straight_config, tmp_path / "b")
     for a, b in zip(resumed.task.carried, straight.task.carried):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
@@ -261,14 +262,14 @@ def test_the_state_is_reset_at_each_epoch_and_survives_resume(tmp_path):
 def test_evaluation_scores_held_out_frames_against_copying_the_last_latent(tmp_path):
     config = _config(num_steps=2)
     streams = _streams()
-    result = loop.train(lambda setup: sequence_train.SequenceTask(config, setup, streams, 0.0), config, tmp_path)
-    figures = sequence_train.evaluate(result.task.model, streams, 0.25, chunk=7)
+    result = loop.train(lambda setup: latent_train.SequenceTask(config, setup, streams, 0.0), config, tmp_path)
+    figures = latent_train.evaluate(result.task.model, streams, 0.25, chunk=7)
     mu = streams[0].mu
     copy_last = np.mean(np.square(mu[44:-1] - mu[45:]))
     assert figures["frames"] == 15
     assert figures["mse_copy_last"] == pytest.approx(copy_last, rel=1e-5)
-    predicted = sequence.expected_next(result.task.model([tf.constant(mu[None, :-1]),
-                                                          *sequence.zero_states(result.task.model, 1)]))
+    predicted = latent_models.expected_next(result.task.model([tf.constant(mu[None, :-1]),
+                                                          *latent_models.zero_states(result.task.model, 1)]))
     assert figures["mse"] == pytest.approx(float(np.mean(np.square(predicted.numpy()[0, 44:] - mu[45:]))), rel=1e-4)
     assert figures["ratio"] == pytest.approx(figures["mse"] / figures["mse_copy_last"])
     assert np.isfinite(figures["nll"])
@@ -290,14 +291,14 @@ def test_two_replicas_carry_the_same_state_as_one(tmp_path):
     """Each replica writes its own lanes' rows; the table after 3 steps must match a one-replica run."""
     code = f"""
 import sys, numpy as np
-sys.path.insert(0, {str(pathlib.Path(__file__).resolve().parents[2])!r})
+sys.path.insert(0, {str(pathlib.Path(__file__).resolve().parents[3])!r})
 from videocore import loop
-from vaegan_video import sequence_train
-from tests.vaegan_video import test_sequence as here
+from vaegan_video.latent_dream import train as latent_train
+from tests.vaegan_video.latent_dream import test_train as here
 config = here._config(num_steps=3)
 config.optimizer.learning_rate = 0.0
 config.loop.distribute, config.loop.cpu_replicas = "mirrored", 2
-result = loop.train(lambda setup: sequence_train.SequenceTask(config, setup, here._streams(), 0.0), config,
+result = loop.train(lambda setup: latent_train.SequenceTask(config, setup, here._streams(), 0.0), config,
                     {str(tmp_path / 'mirrored')!r})
 assert result.task.model.distribute_strategy.num_replicas_in_sync == 2
 np.save({str(tmp_path / 'carried.npy')!r}, np.stack([v.numpy() for v in result.task.carried]))
@@ -305,7 +306,7 @@ np.save({str(tmp_path / 'carried.npy')!r}, np.stack([v.numpy() for v in result.t
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300, capture_output=True)
     config = _config(num_steps=3)
     config.optimizer.learning_rate = 0.0
-    result = loop.train(lambda setup: sequence_train.SequenceTask(config, setup, _streams(), 0.0), config,
+    result = loop.train(lambda setup: latent_train.SequenceTask(config, setup, _streams(), 0.0), config,
                         tmp_path / "one")
     expected = np.stack([v.numpy() for v in result.task.carried])
     assert np.abs(expected).max() > 0

@@ -20,7 +20,7 @@ from videocore import data
 from videocore import errors
 from videocore import precision
 from videocore import video
-from vaegan_video import train
+from vaegan_video import train as vaegan_train
 
 FORMAT_VERSION = 1
 LATENTS_FOLDER = "latents"
@@ -39,7 +39,7 @@ def dtype_policy(name):
 
 def vaegan_run(workdir) -> dict:
     """The VAE-GAN run's saved config (config.json) as a dict; CheckpointError if it is not a run."""
-    path = pathlib.Path(workdir) / train.CONFIG_FILE
+    path = pathlib.Path(workdir) / vaegan_train.CONFIG_FILE
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
@@ -83,7 +83,7 @@ class Codec:
         self.precision = precision_name
         fallback = ml_collections.ConfigDict({"model": run["model"]})
         with dtype_policy(precision_name):
-            networks, model_config = train.restore_networks(fallback, self.workdir)
+            networks, model_config = vaegan_train.restore_networks(fallback, self.workdir)
         self.encoder, self.decoder = networks["encoder"], networks["decoder"]
         self.size = (int(model_config.width), int(model_config.height))
         self.latent_dim = int(model_config.latent_dim)
