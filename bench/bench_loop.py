@@ -16,7 +16,6 @@ of bigbuckbunny), medians over --steps steps after a warm-up (tracing) step:
 Goal: loop overhead < 2 %. One checkpoint save is timed too and amortised over the default interval.
 """
 
-import argparse
 import gc
 import pathlib
 import statistics
@@ -25,6 +24,10 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from absl import flags  # noqa: E402
+
+from videocore import cli  # noqa: E402  (before TensorFlow loads: it quiets TF's start-up chatter)
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -133,10 +136,13 @@ def checkpoint_seconds(task, directory):
     return time.perf_counter() - start
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement (after one warm-up)")
-    args = parser.parse_args()
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("steps", 5, "Timed steps per measurement (after one warm-up).")
+
+
+def main(argv):
+    del argv
+    args = FLAGS
     config = configs.dissertation()
     store = framestore.FrameStore.open_or_build(
         video.sample_clip("bigbuckbunny"), size=(config.model.width, config.model.height), aspect="16:9")
@@ -168,4 +174,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

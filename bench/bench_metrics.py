@@ -6,13 +6,16 @@ tf.function (uint8 in, resize, scale, network) on the same frames of the bundled
 Also prints how far bf16 features and FID move from float32 ones. Medians; other processes on
 the machine make absolute figures noisy.
 """
-import argparse
 import pathlib
 import statistics
 import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from absl import flags  # noqa: E402
+
+from videocore import cli  # noqa: E402  (before TensorFlow loads: it quiets TF's start-up chatter)
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -34,11 +37,14 @@ def time_call(extract, batch):
     return time.perf_counter() - start
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--batch_size", type=int, default=32)
-    args = parser.parse_args()
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("repeats", 5, "Interleaved timed rounds.")
+flags.DEFINE_integer("batch_size", 32, "Frames per feature batch.")
+
+
+def main(argv):
+    del argv
+    args = FLAGS
     frames = video.read_all(video.sample_clip("bikes"), size=(299, 299))[:args.batch_size]
     batch = tf.constant(frames)
     extractors, features = {}, {}
@@ -67,4 +73,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -10,12 +10,10 @@
    it from the papers (Keras BatchNormalization, LeakyReLU, Conv3D(Transpose) / Conv2D(Transpose),
    a float32 Keras LSTM, Keras' Adam; real and fake clips scored in separate critic calls; one
    tf.function per generator step), under the auto policy.
-Measured with straightforward Keras code on a quiet machine (DESIGN.md): WGAN-GP 18.6 s float32,
-8.3 s bf16; LSTM 3.07 s / 1.80 s. Goals on the 2-core dev machine: WGAN-GP <= 4 s, LSTM <= 1.0 s.
+Goals on the 2-core dev machine: WGAN-GP <= 4 s, LSTM <= 1.0 s.
 Other processes on the machine make every figure slower: say so when quoting them.
 """
 
-import argparse
 import os
 import pathlib
 import statistics
@@ -24,6 +22,10 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from absl import flags  # noqa: E402
+
+from videocore import cli  # noqa: E402  (before TensorFlow loads: it quiets TF's start-up chatter)
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -38,8 +40,6 @@ from videocore import precision  # noqa: E402
 from videocore import summaries  # noqa: E402
 
 GOALS = {"gp": 4.0, "lstm": 1.0}
-NAIVE_REFERENCE = {"gp": "8.3 s bf16 / 18.6 s float32", "lstm": "1.80 s bf16 / 3.07 s float32",
-                   "clip": "not measured"}
 JOBS = {"gp": ("wgan", "gradient"), "clip": ("wgan", "clip"), "lstm": ("predictor", "clip")}
 KERAS_OPTIMIZERS = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
 
@@ -101,7 +101,7 @@ class _Straightforward:
         layers.FusedBatchNorm = lambda momentum, epsilon, name=None, **kwargs: keras.layers.BatchNormalization(
             momentum=momentum, epsilon=epsilon, name=name, **kwargs)
         layers.LeakyReLU = keras.layers.LeakyReLU
-        # DESIGN.md's straightforward LSTM: Keras' layer, kept float32 (faster than bf16 there).
+        # The straightforward LSTM: Keras' layer, kept float32 (its small matmuls are slower in bf16).
         recurrent.LSTM = lambda units, name=None, dtype=None: keras.layers.LSTM(
             units, return_sequences=True, return_state=True, name=name, dtype="float32")
         return self
@@ -115,9 +115,7 @@ class _Straightforward:
 def naive_step_times(job, steps):
     """The straightforward Keras step under the auto policy, on random clips; returns per-step seconds."""
     config = bench_config(job, "auto")
-    previous = precision.current_policy()
-    policy = precision.apply_policy("auto")
-    try:
+    with precision.policy_scope("auto") as policy:
         batch, frames, size = config.loop.batch_size, config.clip.num_frames, config.clip.frame_size
         with _Straightforward():
             if job == "lstm":
@@ -133,8 +131,6 @@ def naive_step_times(job, steps):
             step(inputs).numpy()
             times.append(time.perf_counter() - start)
         return times, policy
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
 
 
 def _naive_gan_step(config):
@@ -183,14 +179,16 @@ def _naive_predictor_step(config):
     return step
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=4, help="timed steps after the traced one")
-    parser.add_argument("--only", default="gp,clip,lstm", help="any of gp (WGAN-GP), clip (WGAN), lstm")
-    parser.add_argument("--precisions", default="auto,float32", help="'' to time the baseline only")
-    parser.add_argument("--naive", action=argparse.BooleanOptionalAction, default=True,
-                        help="also time the straightforward Keras baseline (auto policy)")
-    args = parser.parse_args()
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("steps", 4, "Timed steps after the traced one.")
+flags.DEFINE_string("only", "gp,clip,lstm", "Any of gp (WGAN-GP), clip (WGAN), lstm.")
+flags.DEFINE_string("precisions", "auto,float32", "'' to time the baseline only.")
+flags.DEFINE_bool("naive", True, "Also time the straightforward Keras baseline (auto policy).")
+
+
+def main(argv):
+    del argv
+    args = FLAGS
     rows = []
     for job in args.only.split(","):
         clips_per_step = 16 * (5 if job != "lstm" else 1)
@@ -214,10 +212,8 @@ def main():
         goal = f"goal <= {GOALS[job]} s" if job in GOALS and variant.startswith("ours") else ""
         print(f"{job:6s} {variant:24s} {seconds:8.2f} {rate:8.2f} {others:6.0%}  {ratio} {goal}")
     print("others: share of the machine's CPU time other processes used meanwhile (0% = quiet machine)")
-    print("straightforward Keras measured on a quiet machine (DESIGN.md): "
-          + "; ".join(f"{job} {NAIVE_REFERENCE[job]}" for job in args.only.split(",")))
     print("clips/s: real clips consumed per second (5 critic batches of 16 per generator step; 16 for the LSTM)")
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

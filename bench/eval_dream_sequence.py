@@ -20,13 +20,16 @@
 Stills (real | reconstructed | dreamed) go to docs/stills/. Timings are not measured here.
 """
 
-import argparse
 import json
 import pathlib
 import sys
 import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from absl import flags  # noqa: E402
+
+from videocore import cli  # noqa: E402  (before TensorFlow loads: it quiets TF's start-up chatter)
 
 import numpy as np  # noqa: E402
 import PIL.Image  # noqa: E402
@@ -89,17 +92,20 @@ def save_strip(path, rows, every, columns=8, scale=2):
     return path.stat().st_size
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--video", default=str(SHARED if SHARED.exists() else video.sample_clip("bikes")))
-    parser.add_argument("--workdir", default=None, help="keep the runs here (default: a temp dir)")
-    parser.add_argument("--vaegan_workdir", default=None, help="a trained VAE-GAN run on --video")
-    parser.add_argument("--vaegan_steps", type=int, default=2000)
-    parser.add_argument("--steps", type=int, default=400, help="sequence model steps per variant")
-    parser.add_argument("--holdout", type=float, default=0.2)
-    parser.add_argument("--dream_frames", type=int, default=200)
-    parser.add_argument("--stills", default=str(REPO / "docs" / "stills"))
-    args = parser.parse_args()
+FLAGS = flags.FLAGS
+flags.DEFINE_string("video", str(SHARED if SHARED.exists() else video.sample_clip("bikes")), "Footage.")
+flags.DEFINE_string("workdir", None, "Keep the runs here (default: a temp dir).")
+flags.DEFINE_string("vaegan_workdir", None, "A trained VAE-GAN run on --video.")
+flags.DEFINE_integer("vaegan_steps", 2000, "VAE-GAN steps when it has to be trained first.")
+flags.DEFINE_integer("steps", 400, "Sequence model steps per variant.")
+flags.DEFINE_float("holdout", 0.2, "Held-out fraction of the footage.")
+flags.DEFINE_integer("dream_frames", 200, "Frames per dream.")
+flags.DEFINE_string("stills", str(REPO / "docs" / "stills"), "Where the stills strip goes.")
+
+
+def main(argv):
+    del argv
+    args = FLAGS
     temp = tempfile.TemporaryDirectory()
     root = pathlib.Path(args.workdir or temp.name)
     vaegan_workdir = pathlib.Path(args.vaegan_workdir or root / "vaegan")
@@ -189,4 +195,4 @@ def tf_checkpoint_exists(workdir):
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

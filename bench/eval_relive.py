@@ -13,13 +13,16 @@ Short trainings on a 2-core CPU: the figures say what minutes of training give, 
 method can reach. Other processes on the machine slow it down, not the figures.
 """
 
-import argparse
 import pathlib
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from absl import flags  # noqa: E402
+
+from videocore import cli  # noqa: E402  (before TensorFlow loads: it quiets TF's start-up chatter)
 
 import numpy as np  # noqa: E402
 
@@ -70,14 +73,14 @@ def evaluate_gan(args, workdir):
     untrained = evaluate.frame_fid(generated_frames()[None], held_out_frames[None])
     config.loop.num_steps = args.gan_steps
     start = time.time()
-    outcome = train.train_and_evaluate(config, workdir)
+    result = train.train_and_evaluate(config, workdir)
     minutes = (time.time() - start) / 60
     trained = evaluate.frame_fid(generated_frames()[None], held_out_frames[None])
     reference = evaluate.frame_fid(train_frames[None], held_out_frames[None])
     return {
         "clip": f"{config.clip.num_frames}x{config.clip.frame_size}x{config.clip.frame_size}",
-        "steps": outcome.result.step, "minutes": minutes, "fid_generated": trained,
-        "fid_untrained": untrained, "fid_train_vs_held_out": reference, "samples": outcome.outputs}
+        "steps": result.step, "minutes": minutes, "fid_generated": trained,
+        "fid_untrained": untrained, "fid_train_vs_held_out": reference, "samples": result.outputs}
 
 
 def evaluate_predictor(args, workdir, residual):
@@ -85,24 +88,27 @@ def evaluate_predictor(args, workdir, residual):
     config.predictor.residual = residual
     config.eval.clips = 10**6  # every held-out clip
     start = time.time()
-    outcome = train.train_and_evaluate(config, workdir)
+    result = train.train_and_evaluate(config, workdir)
     _, held_out = inputs.frame_stores(config, progress=False)
     clips = inputs.held_out_clips(config, held_out, 10**6)
     return {"clip": f"{config.clip.num_frames}x{config.clip.frame_size}x{config.clip.frame_size}",
-            "steps": outcome.result.step, "minutes": (time.time() - start) / 60, "held_out_clips": len(clips),
-            **{f"psnr_{name}": value for name, value in outcome.evaluation.items()}, "samples": outcome.outputs}
+            "steps": result.step, "minutes": (time.time() - start) / 60, "held_out_clips": len(clips),
+            **result.evaluation, "samples": result.outputs}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--video", default=str(FOOTAGE) if FOOTAGE.exists() else "bundled:bikes")
-    parser.add_argument("--preset", default="demo", choices=sorted(configs.PRESETS))
-    parser.add_argument("--gan_steps", type=int, default=800)
-    parser.add_argument("--lstm_steps", type=int, default=3000)
-    parser.add_argument("--fid_frames", type=int, default=512)
-    parser.add_argument("--workdir", default=None, help="keep the runs here (default: a temp dir)")
-    parser.add_argument("--only", default="gan,lstm")
-    args = parser.parse_args()
+FLAGS = flags.FLAGS
+flags.DEFINE_string("video", str(FOOTAGE) if FOOTAGE.exists() else "bundled:bikes", "Footage.")
+flags.DEFINE_enum("preset", "demo", sorted(configs.PRESETS), "relive/configs.py preset.")
+flags.DEFINE_integer("gan_steps", 800, "WGAN-GP steps.")
+flags.DEFINE_integer("lstm_steps", 3000, "LSTM predictor steps.")
+flags.DEFINE_integer("fid_frames", 512, "Frames per FID.")
+flags.DEFINE_string("workdir", None, "Keep the runs here (default: a temp dir).")
+flags.DEFINE_string("only", "gan,lstm", "Any of gan, lstm.")
+
+
+def main(argv):
+    del argv
+    args = FLAGS
     root = pathlib.Path(args.workdir or tempfile.mkdtemp(prefix="eval_relive_"))
     print(f"footage: {args.video}; preset {args.preset}; runs in {root}")
     results = {}
@@ -119,4 +125,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

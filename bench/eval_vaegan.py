@@ -9,12 +9,15 @@ temporal collapse ratio (1 = the output moves as much as the input, 0 = frozen: 
 dissertation's "collapsing representations").
 """
 
-import argparse
 import pathlib
 import sys
 import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from absl import flags  # noqa: E402
+
+from videocore import cli  # noqa: E402  (before TensorFlow loads: it quiets TF's start-up chatter)
 
 import numpy as np  # noqa: E402
 
@@ -33,12 +36,15 @@ def variants():
     yield "learned similarity, constant noise 0.25", {"noise_schedule": (0.25,)}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--video", default=str(SHARED if SHARED.exists() else video.sample_clip("bikes")))
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--max_frames", type=int, default=600, help="frames of the video used (train and test)")
-    args = parser.parse_args()
+FLAGS = flags.FLAGS
+flags.DEFINE_string("video", str(SHARED if SHARED.exists() else video.sample_clip("bikes")), "Footage.")
+flags.DEFINE_integer("steps", 1000, "Training steps per variant.")
+flags.DEFINE_integer("max_frames", 600, "Frames of the video used (train and test).")
+
+
+def main(argv):
+    del argv
+    args = FLAGS
     info = video.probe(args.video)
     end = min(info.duration, args.max_frames / float(info.fps))
     print(f"{args.video}: {info.width}x{info.height}, using {min(info.frame_count, args.max_frames)} frames; "
@@ -80,4 +86,4 @@ def main():
 
 if __name__ == "__main__":
     np.set_printoptions(precision=3)
-    main()
+    cli.run(main)

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from videocore import errors
+from videocore import layers as core_layers
 
 
 @functools.lru_cache(maxsize=2)
@@ -249,21 +250,17 @@ class DreamNet(tf.Module):
         config = layer.get_config()
         if config["activation"] not in ("linear", None) or config["data_format"] != "channels_last":
             raise ValueError(f"{layer.name}: only linear channels_last convolutions are supported")
-        kernel = np.asarray(layer.kernel.numpy(), np.float64)  # (kh, kw, in, out)
-        bias = np.asarray(layer.bias.numpy(), np.float64) if layer.use_bias else np.zeros(kernel.shape[-1])
+        kernel = np.asarray(layer.kernel.numpy(), np.float32)  # (kh, kw, in, out)
+        bias = np.asarray(layer.bias.numpy(), np.float32) if layer.use_bias else np.zeros(kernel.shape[-1], np.float32)
         if batch_norm is not None:
-            # BN(z) = gamma * (z - mean) / sqrt(var + eps) + beta, folded per output channel.
-            variance = np.asarray(batch_norm.moving_variance.numpy(), np.float64)
-            factor = 1.0 / np.sqrt(variance + batch_norm.epsilon)
-            if batch_norm.scale:
-                factor = factor * np.asarray(batch_norm.gamma.numpy(), np.float64)
-            shift = np.asarray(batch_norm.beta.numpy(), np.float64) if batch_norm.center else 0.0
-            bias = (bias - np.asarray(batch_norm.moving_mean.numpy(), np.float64)) * factor + shift
-            kernel = kernel * factor
+            kernel, bias = core_layers.fold_batch_norm(
+                kernel, bias, batch_norm.moving_mean.numpy(), batch_norm.moving_variance.numpy(), batch_norm.epsilon,
+                gamma=batch_norm.gamma.numpy() if batch_norm.scale else None,
+                beta=batch_norm.beta.numpy() if batch_norm.center else None)
         inputs = (source(layer.input),)
         op = _Op("conv", layer.name, inputs, tuple(layer.kernel_size), tuple(layer.strides),
                  layer.padding.upper(), kernel.shape[-1], relu)
-        return op, (kernel.astype(np.float32), bias.astype(np.float32))
+        return op, (kernel, bias)
 
     def graph_constants(self):
         """The weights as constants of the graph being traced (call inside a tf.function, once).

@@ -7,6 +7,9 @@ command again continues from it. Every random draw is a function of (seed, frame
 the network runs deterministically, so a resumed run writes the same frames as an uninterrupted
 one. The video is encoded from the PNGs at the end, at the source's exact frame rate and with
 its audio for the span processed.
+
+`dream_video` puts three parts together: `Plan` (settings, memory budget, tiles, the estimate),
+the run state (`_WorkDir`, `fingerprint`, `_Resume`) and `_FrameLoop` (the frames in order).
 """
 import collections
 import dataclasses
@@ -33,6 +36,7 @@ from deepdream_video import modes
 from deepdream_video import schedules
 from videocore import checkpoint
 from videocore import errors
+from videocore import files
 from videocore import metrics
 from videocore import precision
 from videocore import video as video_lib
@@ -150,11 +154,10 @@ class _WorkDir:
 
     def write_frame(self, index, frame):
         """Writes one dreamed frame (uint8 RGB) under a temp name, then renames it."""
-        self.frames.mkdir(parents=True, exist_ok=True)
-        temp = self.frames / f".{index:06d}.tmp.png"
-        if not cv2.imwrite(str(temp), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-            raise errors.UserInputError(f"{temp}: cannot write a frame (disk full or read-only?)")
-        os.replace(temp, self.frame_path(index))
+        path = self.frame_path(index)
+        with files.atomic_path(path) as temp:  # cv2 picks PNG from the temp name's suffix
+            if not cv2.imwrite(str(temp), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+                raise errors.UserInputError(f"{path}: cannot write a frame (disk full or read-only?)")
 
     def read_frame(self, index):
         image = cv2.imread(str(self.frame_path(index)), cv2.IMREAD_COLOR)
@@ -182,15 +185,13 @@ class _WorkDir:
 
     def save_state(self, next_frame, previous_dream, previous_raw, seed, memory_budget, complete=False):
         """Writes the run state under a temp name, then renames it (never half a state)."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        temp = self.path / ".state.tmp.npz"
         empty = np.zeros((0, 0, 3))
-        np.savez(temp, next_frame=np.int64(next_frame), seed=np.int64(seed), complete=np.bool_(complete),
-                 memory_budget=np.float64(memory_budget),
-                 previous_dream=empty.astype(np.float32) if previous_dream is None else previous_dream,
-                 previous_raw=empty.astype(np.uint8) if previous_raw is None else previous_raw,
-                 fingerprint=np.array(self.fingerprint))
-        os.replace(temp, self.path / "state.npz")
+        with files.atomic_path(self.path / "state.npz") as temp, open(temp, "wb") as file:
+            np.savez(file, next_frame=np.int64(next_frame), seed=np.int64(seed), complete=np.bool_(complete),
+                     memory_budget=np.float64(memory_budget),
+                     previous_dream=empty.astype(np.float32) if previous_dream is None else previous_dream,
+                     previous_raw=empty.astype(np.uint8) if previous_raw is None else previous_raw,
+                     fingerprint=np.array(self.fingerprint))
 
 
 @functools.lru_cache(maxsize=8)
@@ -200,8 +201,9 @@ def _dreamer(weights, dream_layers, channels, objective, compute_dtype):
     return dream.Dreamer(models.inception_v3(weights), dream_layers, channels, objective, compute_dtype)
 
 
-class _Run:
-    """One dream_video call: settings resolved from the config, the networks, the frame loop."""
+class Plan:
+    """What a run will do, worked out before a frame is read: the checked settings, the frames and
+    their size, the dream settings of each frame, the memory budget, the tiling and the estimate."""
 
     def __init__(self, config, video, output):
         self.config = config
@@ -226,17 +228,9 @@ class _Run:
             if "dream_layers" in keyframe.values:
                 layers_lib.resolve(keyframe.values["dream_layers"])
         self.compute_dtype = _PRECISION_TO_DTYPE[precision.choose_policy(config.precision)]
-        self.workdir = _WorkDir(config.workdir or self.output.with_name(self.output.name + ".work"),
-                                self._fingerprint())
         self._tiles = {}
         self._one_graph_per_frame = None
         self._memory_budget = None
-
-    def _fingerprint(self):
-        settings = {k: v for k, v in self.config.to_dict().items() if k not in _RUN_ONLY_FIELDS}
-        stat = self.video.stat()
-        identity = [str(self.video.resolve()), stat.st_size, stat.st_mtime_ns, settings]
-        return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
 
     def expected_frames(self):
         """Frames in [start, end): those whose time stamp k / fps falls in the range."""
@@ -246,6 +240,11 @@ class _Run:
         if self.end is not None:
             last = min(last, math.ceil(self.end * fps - 1e-9))
         return max(0, last - first)
+
+    def read_source(self):
+        """The source frames of [start, end) at the run's size, uint8 (H, W, 3), streamed."""
+        return video_lib.read_frames(self.video, start=self.start, end=self.end, size=self.size,
+                                     aspect=None)
 
     def frame_values(self, index):
         """Dream settings for frame `index`: config, keyframes, layer schedule."""
@@ -272,6 +271,18 @@ class _Run:
         sets += [k.values["dream_layers"] for k in self.keyframes if "dream_layers" in k.values]
         return sets
 
+    def keep_memory_budget(self, budget):
+        """Plans with the budget the run started with (a resumed run then tiles and traces as before)."""
+        self._memory_budget = float(budget)
+
+    def memory_budget(self):
+        """Bytes the run may use: memory_budget_gb, or half the memory available when it first
+        started (kept in the run state, see `keep_memory_budget`)."""
+        if self._memory_budget is None:
+            gigabytes = self.config.memory_budget_gb
+            self._memory_budget = gigabytes * 2**30 if gigabytes > 0 else _available_memory() / 2
+        return self._memory_budget
+
     def one_graph_per_frame(self):
         """Whether the frame graphs of all the run's layer sets fit in half the memory budget
         (else each step is its own call: a little slower, far less memory)."""
@@ -282,14 +293,6 @@ class _Run:
                         for layers in self.layer_sets())
             self._one_graph_per_frame = needs <= self.memory_budget() / 2
         return self._one_graph_per_frame
-
-    def memory_budget(self):
-        """Bytes the run may use: memory_budget_gb, or half the memory available when it first
-        started (kept in the run state, so a resumed run tiles and traces exactly as before)."""
-        if self._memory_budget is None:
-            gigabytes = self.config.memory_budget_gb
-            self._memory_budget = gigabytes * 2**30 if gigabytes > 0 else _available_memory() / 2
-        return self._memory_budget
 
     def tiles(self, dreamer):
         """(tile_size, tile_margin) for this frame size: the config's, or untiled if the frame
@@ -345,11 +348,57 @@ class _Run:
                 f"{self.compute_dtype}; ~{gflop:.0f} GFLOP/frame, ~{seconds:.2f} s/frame, "
                 f"~{frames * seconds / 60:.1f} min; ~{memory / 2**30:.1f} GB of memory ({tiling})")
 
+
+# ----------------------------------------------------------------------------- the run state
+
+
+def fingerprint(config, video):
+    """What a work folder's state must match to be resumed: the source file and the frame-changing settings."""
+    video = pathlib.Path(video)
+    settings = {k: v for k, v in config.to_dict().items() if k not in _RUN_ONLY_FIELDS}
+    stat = video.stat()
+    identity = [str(video.resolve()), stat.st_size, stat.st_mtime_ns, settings]
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclasses.dataclass
+class _Resume:
+    """Where a run starts: the first frame, or the frame after the last saved state."""
+
+    next_frame: int = 0
+    complete: bool = False  # every frame dreamed; only encoding (and measuring) is left
+    previous_dream: np.ndarray = None  # float32 (H, W, 3) in [-1, 1], of frame next_frame - 1
+    previous_raw: np.ndarray = None  # uint8 (H, W, 3) source of frame next_frame - 1
+    memory_budget: float = None  # bytes the run planned with when it first started
+
+    @classmethod
+    def load(cls, workdir):
+        """The saved state of `workdir` (a _WorkDir), or a fresh start."""
+        state = workdir.load_state()
+        if state is None:
+            return cls()
+        resume = cls(int(state["next_frame"]), bool(state["complete"]), memory_budget=float(state["memory_budget"]))
+        if resume.next_frame > 0:
+            resume.previous_dream, resume.previous_raw = state["previous_dream"], state["previous_raw"]
+        return resume
+
+
+# ----------------------------------------------------------------------------- the frame loop
+
+
+class _FrameLoop:
+    """Dreams the planned frames in order into the work folder, saving the run state as it goes."""
+
+    def __init__(self, plan, workdir):
+        self.plan = plan
+        self.config = plan.config
+        self.workdir = workdir
+
     def start_image(self, index, raw, previous_raw, previous_dream, values):
         """float32 (H, W, 3) in [-1, 1] the dream of frame `index` starts from."""
         if index == 0:
             if self.config.predefined_start:
-                return modes.to_float(_read_image(self.config.predefined_start, self.size))
+                return modes.to_float(_read_image(self.config.predefined_start, self.plan.size))
             return modes.to_float(raw)
         if self.config.mode == "blend":
             alpha = schedules.blend_value(
@@ -363,42 +412,35 @@ class _Run:
         return modes.to_float(raw)
 
     def dream_frame(self, index, start, values):
-        dreamer = self.dreamer(values["dream_layers"], values["channels"])
-        dreamer.one_graph_per_frame = self.one_graph_per_frame()
-        tile_size, tile_margin = self.tiles(dreamer)
+        plan = self.plan
+        dreamer = plan.dreamer(values["dream_layers"], values["channels"])
+        dreamer.one_graph_per_frame = plan.one_graph_per_frame()
+        tile_size, tile_margin = plan.tiles(dreamer)
         rng = np.random.default_rng([self.config.seed, index])
         shifts = dream.jitter_shifts(rng, values["num_octaves"], values["num_iterations"], values["jitter"])
         dreamed, _ = dreamer.dream(start, shifts, values["learning_rate"], values["octave_scale"],
                                    tile_size, tile_margin)
         return dreamed.numpy()
 
-    def read_source(self):
-        return video_lib.read_frames(self.video, start=self.start, end=self.end, size=self.size,
-                                     aspect=None)
+    def _save(self, next_frame, previous_dream, previous_raw, complete=False):
+        self.workdir.save_state(next_frame, previous_dream, previous_raw, self.config.seed,
+                                self.plan.memory_budget(), complete=complete)
 
-    def run(self, progress=True):
-        state = self.workdir.load_state()
-        next_frame = int(state["next_frame"]) if state is not None else 0
-        complete = bool(state["complete"]) if state is not None else False
-        previous_dream = previous_raw = None
-        if state is not None:
-            self._memory_budget = float(state["memory_budget"])
-        if state is not None and next_frame > 0:
-            previous_dream, previous_raw = state["previous_dream"], state["previous_raw"]
-        total = self.expected_frames()
-        if next_frame:
-            logging.info("resuming %s at frame %d from %s", self.video.name, next_frame, self.workdir.path)
-        print(self.describe(total), flush=True)
+    def run(self, resume, progress=True):
+        """Dreams from `resume` (a _Resume) to the last frame -> (frames in the output, seconds per
+        frame of this session's dreaming or nan). KeyboardInterrupt after saving on Ctrl-C / SIGTERM."""
+        next_frame = resume.next_frame
+        previous_dream, previous_raw = resume.previous_dream, resume.previous_raw
         dream_seconds, dreamed_count = 0.0, 0
         index = next_frame - 1
-        if not complete:
+        if not resume.complete:
             with checkpoint.StopSignals() as stop, tqdm.tqdm(
-                    total=total, initial=next_frame, unit="frame", disable=not progress,
-                    desc=f"dreaming {self.video.name}") as bar:
-                for index, raw in enumerate(self.read_source()):
+                    total=self.plan.expected_frames(), initial=next_frame, unit="frame", disable=not progress,
+                    desc=f"dreaming {self.plan.video.name}") as bar:
+                for index, raw in enumerate(self.plan.read_source()):
                     if index < next_frame:
                         continue
-                    values = self.frame_values(index)
+                    values = self.plan.frame_values(index)
                     began = time.perf_counter()
                     start = self.start_image(index, raw, previous_raw, previous_dream, values)
                     dreamed = self.dream_frame(index, start, values)
@@ -409,54 +451,52 @@ class _Run:
                     previous_dream, previous_raw = dreamed, raw
                     bar.update(1)
                     if (index + 1) % self.config.checkpoint_every == 0 or stop.received:
-                        self.workdir.save_state(index + 1, previous_dream, previous_raw, self.config.seed,
-                                                self.memory_budget())
+                        self._save(index + 1, previous_dream, previous_raw)
                     if stop.received:
                         raise KeyboardInterrupt(f"stopped by {stop.received}; run again to resume")
             if index < 0:
-                raise errors.VideoError(self.video, "no frames in the chosen time range")
-            self.workdir.save_state(index + 1, previous_dream, previous_raw, self.config.seed, self.memory_budget(),
-                                    complete=True)
-        count = index + 1
-        self._encode(count, progress)
-        warping, change = self._measure(count)
-        if not self.config.keep_workdir:
-            shutil.rmtree(self.workdir.path, ignore_errors=True)
-        return Result(self.output, count, self.info.fps, self.size,
-                      dream_seconds / dreamed_count if dreamed_count else float("nan"), warping, change)
+                raise errors.VideoError(self.plan.video, "no frames in the chosen time range")
+            self._save(index + 1, previous_dream, previous_raw, complete=True)
+        return index + 1, dream_seconds / dreamed_count if dreamed_count else float("nan")
 
-    def _encode(self, count, progress):
-        audio = self.video if self.info.has_audio else None
-        with video_lib.VideoWriter(self.output, self.info.fps, audio_source=audio, audio_start=self.start,
-                                   quality=self.config.quality) as writer:
-            for index in tqdm.trange(count, unit="frame", disable=not progress, desc=f"encoding {self.output.name}"):
-                writer.write(self.workdir.read_frame(index))
 
-    def _measure(self, count):
-        """(warping error of the output, mean |output - source| in [0, 1] units), or nans.
+# ----------------------------------------------------------------------------- encoding and measuring
 
-        Streams both videos once (no frame list in memory): the output generator hands each
-        source frame to the source generator, which `warping_error` reads right after it.
-        """
-        if not self.config.warping_error or count < 2:
-            return float("nan"), float("nan")
-        changes, pending = [], collections.deque()
 
-        def outputs():
-            for index, source in zip(range(count), self.read_source()):
-                output = self.workdir.read_frame(index)
-                changes.append(np.mean(np.abs(output.astype(np.float32) - source)) / 255)
-                pending.append(source)
-                yield output
+def _encode(plan, workdir, count, progress):
+    """The dreamed frames into the output video, with the source's frame rate and audio of the span."""
+    audio = plan.video if plan.info.has_audio else None
+    with video_lib.VideoWriter(plan.output, plan.info.fps, audio_source=audio, audio_start=plan.start,
+                               quality=plan.config.quality) as writer:
+        for index in tqdm.trange(count, unit="frame", disable=not progress, desc=f"encoding {plan.output.name}"):
+            writer.write(workdir.read_frame(index))
 
-        def sources():
-            while True:
-                if not pending:
-                    return
-                yield pending.popleft()
 
-        warping = metrics.warping_error(outputs(), sources())
-        return warping, float(np.mean(changes))
+def _measure(plan, workdir, count):
+    """(warping error of the output, mean |output - source| in [0, 1] units), or nans.
+
+    Streams both videos once (no frame list in memory): the output generator hands each
+    source frame to the source generator, which `warping_error` reads right after it.
+    """
+    if not plan.config.warping_error or count < 2:
+        return float("nan"), float("nan")
+    changes, pending = [], collections.deque()
+
+    def outputs():
+        for index, source in zip(range(count), plan.read_source()):
+            output = workdir.read_frame(index)
+            changes.append(np.mean(np.abs(output.astype(np.float32) - source)) / 255)
+            pending.append(source)
+            yield output
+
+    def sources():
+        while True:
+            if not pending:
+                return
+            yield pending.popleft()
+
+    warping = metrics.warping_error(outputs(), sources())
+    return warping, float(np.mean(changes))
 
 
 def dream_video(config, video, output, *, progress=True):
@@ -473,4 +513,18 @@ def dream_video(config, video, output, *, progress=True):
       UserInputError (ConfigError, VideoError, CheckpointError) for bad settings or files;
       KeyboardInterrupt after saving the state when stopped by Ctrl-C / SIGTERM.
     """
-    return _Run(config, video, output).run(progress)
+    plan = Plan(config, video, output)
+    workdir = _WorkDir(config.workdir or plan.output.with_name(plan.output.name + ".work"),
+                       fingerprint(config, plan.video))
+    resume = _Resume.load(workdir)
+    if resume.memory_budget is not None:
+        plan.keep_memory_budget(resume.memory_budget)
+    if resume.next_frame:
+        logging.info("resuming %s at frame %d from %s", plan.video.name, resume.next_frame, workdir.path)
+    print(plan.describe(plan.expected_frames()), flush=True)
+    count, seconds_per_frame = _FrameLoop(plan, workdir).run(resume, progress)
+    _encode(plan, workdir, count, progress)
+    warping, change = _measure(plan, workdir, count)
+    if not config.keep_workdir:
+        shutil.rmtree(workdir.path, ignore_errors=True)
+    return Result(plan.output, count, plan.info.fps, plan.size, seconds_per_frame, warping, change)

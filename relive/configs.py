@@ -93,7 +93,10 @@ def seed():
     config.sample.rollout_frames = 31  # frames an LSTM rolls out after a photo
 
     config.eval = ml_collections.ConfigDict()
-    config.eval.clips = 0  # held-out clips for next-frame PSNR after training (predictor); 0 = none
+    # The task's evaluate hook (every loop.eval_every_steps and after the last step), on held-out
+    # frames (data.holdout_fraction > 0): next-frame PSNR (predictor), per-frame FID (GANs).
+    config.eval.clips = 0  # held-out clips for the predictor's next-frame PSNR; 0 = none
+    config.eval.fid_frames = 0  # generated and held-out frames for a GAN's per-frame FID; 0 = none
 
     config.loop = loop.loop_config()
     config.loop.batch_size = 16
@@ -167,9 +170,9 @@ def demo():
 PRESETS = {"seed": seed, "quick": quick, "demo": demo}
 
 
-def get_config(preset="seed"):
+def get_config(name="seed"):
     """For ml_collections.config_flags: `--config=relive/configs.py:quick`."""
-    preset = preset or "seed"
-    if preset not in PRESETS:
-        raise errors.ConfigError(f"--config preset {preset!r} is not one of {', '.join(PRESETS)}")
-    return PRESETS[preset]()
+    name = name or "seed"
+    if name not in PRESETS:
+        raise errors.ConfigError(f"--config preset {name!r} is not one of {', '.join(PRESETS)}")
+    return PRESETS[name]()

@@ -18,6 +18,8 @@ from videocore import layers as videocore_layers
 
 # The fused bf16 batch norm lives in videocore (the VAE-GAN uses it too); relive's models call it by this name.
 FusedBatchNorm = videocore_layers.BatchNormalization
+# What the models call: the fused one on CPU, Keras' on GPU (videocore.device decides).
+batch_norm = videocore_layers.batch_norm
 
 
 # ----------------------------------------------------------------------------- pixel-side convolutions

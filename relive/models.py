@@ -4,7 +4,8 @@ Clips are channels-last (B, T, H, W, 3) in [-1, 1]; photos (B, H, W, 3) in [-1, 
 comes from the config (`configs.py`); this file only wires layers. Under the mixed_bfloat16
 policy the convolutions run in bf16 (oneDNN AMX kernels), the generator's batch norm is the
 fused bf16 kernel of `layers.FusedBatchNorm`, and network outputs stay in the compute dtype:
-losses cast them to float32.
+losses cast them to float32. On a GPU `videocore.device` swaps in Keras' BatchNorm, plain 3D convolutions
+and cuDNN's LSTM (same weights, same function).
 """
 import math
 
@@ -14,6 +15,7 @@ import tensorflow as tf
 from relive import layers
 from relive import losses
 from relive import recurrent
+from videocore import device
 from videocore import errors
 
 
@@ -69,10 +71,11 @@ def _upsample_to_clip(code, config, name):
     for index, filters in enumerate(gen.filters):
         x = keras.layers.Conv3DTranspose(filters, gen.kernel_size, strides=2, padding="same", use_bias=False,
                                          name=f"{name}_deconv{index + 1}")(x)
-        x = layers.FusedBatchNorm(gen.bn_momentum, gen.bn_epsilon, name=f"{name}_bn{index + 1}")(x)
+        x = layers.batch_norm(gen.bn_momentum, gen.bn_epsilon, name=f"{name}_bn{index + 1}")(x)
         x = keras.layers.ReLU(name=f"{name}_relu{index + 1}")(x)
     # The RGB layer has the fast block form when its kernel is 4x4x4 (layers.PixelConv3DTranspose).
-    rgb_layer = layers.PixelConv3DTranspose if gen.kernel_size == 4 else keras.layers.Conv3DTranspose
+    blocks = gen.kernel_size == 4 and not device.choices().plain_conv3d
+    rgb_layer = layers.PixelConv3DTranspose if blocks else keras.layers.Conv3DTranspose
     x = rgb_layer(3, gen.kernel_size, strides=2, padding="same", name=f"{name}_deconv{steps}")(x)
     return keras.layers.Activation("tanh", name=f"{name}_tanh")(x)
 
@@ -82,7 +85,7 @@ def _project_noise(noise, shape, config, name):
     gen = config.generator
     x = keras.layers.Dense(math.prod(shape), use_bias=False, name=f"{name}_project")(noise)
     x = keras.layers.Reshape(tuple(shape), name=f"{name}_reshape")(x)
-    x = layers.FusedBatchNorm(gen.bn_momentum, gen.bn_epsilon, name=f"{name}_project_bn")(x)
+    x = layers.batch_norm(gen.bn_momentum, gen.bn_epsilon, name=f"{name}_project_bn")(x)
     return keras.layers.ReLU(name=f"{name}_project_relu")(x)
 
 
@@ -129,11 +132,12 @@ def _critic_body(x, config, name):
         # As in DCGAN, the first layer sees the pixels unnormalised.
         normalised = norm != "none" and index > 0
         # The pixel layer has the fast block form when its kernel is 4x4x4 (layers.PixelConv3D).
-        conv_layer = layers.PixelConv3D if index == 0 and spec.kernel_size == 4 else keras.layers.Conv3D
+        blocks = index == 0 and spec.kernel_size == 4 and not device.choices().plain_conv3d
+        conv_layer = layers.PixelConv3D if blocks else keras.layers.Conv3D
         x = conv_layer(filters, spec.kernel_size, strides=2, padding="same", use_bias=not normalised,
                        kernel_constraint=clip, bias_constraint=clip, name=f"{name}_conv{index + 1}")(x)
         if normalised and norm == "batch":
-            x = layers.FusedBatchNorm(spec.bn_momentum, spec.bn_epsilon, gamma_constraint=clip, beta_constraint=clip,
+            x = layers.batch_norm(spec.bn_momentum, spec.bn_epsilon, gamma_constraint=clip, beta_constraint=clip,
                                       name=f"{name}_bn{index + 1}")(x)
         elif normalised and norm == "layer":
             x = keras.layers.LayerNormalization(axis=(-4, -3, -2, -1), gamma_constraint=clip, beta_constraint=clip,
@@ -169,14 +173,14 @@ def photo_encoder(config):
         x = keras.layers.Conv2D(filters, spec.kernel_size, strides=2, padding="same", use_bias=index == 0,
                                 name=f"encoder_conv{index + 1}")(x)
         if index > 0:
-            x = layers.FusedBatchNorm(config.generator.bn_momentum, config.generator.bn_epsilon,
+            x = layers.batch_norm(config.generator.bn_momentum, config.generator.bn_epsilon,
                                       name=f"encoder_bn{index + 1}")(x)
         x = keras.layers.LeakyReLU(spec.leaky_slope, name=f"encoder_lrelu{index + 1}")(x)
     x = keras.layers.Conv2D(frames * channels, spec.kernel_size, padding="same", use_bias=False,
                             name=f"encoder_conv{len(spec.filters) + 1}")(x)
     x = keras.layers.Reshape((height, width, frames, channels), name="encoder_unfold")(x)
     x = keras.layers.Permute((3, 1, 2, 4), name="encoder_time_first")(x)  # (B, t, h, w, C)
-    x = layers.FusedBatchNorm(config.generator.bn_momentum, config.generator.bn_epsilon, name="encoder_code_bn")(x)
+    x = layers.batch_norm(config.generator.bn_momentum, config.generator.bn_epsilon, name="encoder_code_bn")(x)
     return keras.Model(photo, keras.layers.ReLU(name="encoder_code_relu")(x), name="encoder")
 
 
@@ -269,7 +273,7 @@ class FramePredictor(keras.Model):
         self.residual = bool(spec.residual)
         self.encoder = _frame_encoder(config)
         self.decoder = _frame_decoder(config)
-        self.lstm = recurrent.LSTM(spec.units, name="lstm", dtype="float32" if spec.lstm_float32 else None)
+        self.lstm = recurrent.lstm(spec.units, name="lstm", dtype="float32" if spec.lstm_float32 else None)
 
     def build(self, input_shape=None):
         size = self.frame_size

@@ -12,6 +12,8 @@ the matmuls run in bf16 while the gates and the cell state stay float32.
 import keras
 import tensorflow as tf
 
+from videocore import device
+
 
 def _gates(z, units):
     """Pre-activations (B, 4U) -> input, forget, cell candidate and output gates, each (B, U)."""
@@ -113,3 +115,15 @@ class LSTM(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}
+
+
+def lstm(units, name=None, dtype=None):
+    """The LSTM for the device in force (`videocore.device`): `LSTM` above on CPU, Keras' (cuDNN) on GPU.
+
+    Both take (B, T, D) and an optional [h, c] and return (outputs (B, T, U), h_T, c_T) from the same
+    three variables. Keras' runs in the layer's compute dtype throughout, where `LSTM` keeps the state in
+    float32.
+    """
+    if device.choices().cudnn_lstm:
+        return keras.layers.LSTM(units, return_sequences=True, return_state=True, name=name, dtype=dtype)
+    return LSTM(units, name=name, dtype=dtype)

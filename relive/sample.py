@@ -3,10 +3,7 @@
 Trained networks are read back from a training workdir's latest checkpoint. Clips here are
 float (N, T, H, W, 3) in [-1, 1] or uint8; written videos are uint8 RGB.
 """
-import json
-import os
 import pathlib
-import tempfile
 
 import numpy as np
 import PIL.Image
@@ -16,11 +13,12 @@ import tensorflow as tf
 from absl import logging
 
 from relive import models
-from videocore import checkpoint
 from videocore import data
 from videocore import errors
+from videocore import files
 from videocore import summaries
 from videocore import video
+from videocore import workdir as workdirs
 
 # ----------------------------------------------------------------------------- grids and files
 
@@ -46,17 +44,9 @@ def strip(clips, num_frames=8):
 def write_gif(path, frames, fps):
     """Writes frames (T, H, W, 3) uint8 as a looping GIF under a temp name, then renames it to `path`."""
     path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    images = [PIL.Image.fromarray(frame) for frame in np.asarray(frames, np.uint8)]
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".partial.gif")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            images[0].save(file, format="GIF", save_all=True, append_images=images[1:], loop=0,
-                           duration=int(round(1000 / fps)), optimize=False)
-        os.replace(temp, path)
-    except BaseException:
-        pathlib.Path(temp).unlink(missing_ok=True)
-        raise
+    encoded = summaries.gif_bytes(np.asarray(frames, np.uint8), fps)  # the encoder TensorBoard's clips use too
+    with files.atomic_path(path) as temp:  # ordinary permissions, never half a GIF at `path`
+        temp.write_bytes(encoded)
     return path
 
 
@@ -72,18 +62,17 @@ def write_clip(stem, frames, fps, quality=18):
 # ----------------------------------------------------------------------------- trained networks
 
 
-RUN_CONFIG = "config.json"
+KIND = "relive"  # how videocore.workdir marks this method's runs
+RUN_CONFIG = workdirs.CONFIG_FILE
 # The config sections that fix the networks' shapes: saved with a run, read back to rebuild it.
 ARCHITECTURE = ("clip", "generator", "critic", "encoder", "predictor")
 
 
 def save_run_config(config, workdir):
-    """Writes the run's config to `workdir`/config.json (temp name, then renamed)."""
-    path = pathlib.Path(workdir) / RUN_CONFIG
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.partial")
-    temp.write_text(config.to_json_best_effort(indent=1))
-    os.replace(temp, path)
+    """At the start of training: refuses another method's workdir, writes the run's config to
+    `workdir`/config.json and marks the workdir as a relive run."""
+    workdirs.prepare(workdir, KIND)
+    workdirs.save_config(config, workdir, KIND)
 
 
 def run_config(config, workdir):
@@ -91,9 +80,9 @@ def run_config(config, workdir):
     `workdir` (so sampling and export need not repeat the training flags); `config` itself if none
     were saved."""
     path = pathlib.Path(workdir) / RUN_CONFIG
-    if not path.is_file():
+    saved = workdirs.load_config(workdir, KIND)  # WorkdirError for a path that is not a relive run
+    if saved is None:
         return config
-    saved = json.loads(path.read_text())
     merged = ml_collections.ConfigDict(config.to_dict())
     merged.model = saved.get("model", config.model)
     for section in ARCHITECTURE:
@@ -116,23 +105,18 @@ NETWORKS = {
 def load_networks(config, workdir, model=None):
     """Builds the networks of `model` (default config.model) and restores them from `workdir`'s latest
     checkpoint, with the network sizes saved in the workdir (see `run_config`). Returns {name: keras.Model}.
-    Raises CheckpointError when there is none or it does not fit."""
+    Raises WorkdirError when `workdir` is not a relive run (or a run of another relive model),
+    CheckpointError when it has no readable checkpoint or it does not fit."""
     config = run_config(config, workdir)
     model = model or config.model
     if model not in NETWORKS:
         raise errors.ConfigError(f"model={model!r} is not one of {', '.join(NETWORKS)}")
+    trained = (workdirs.load_config(workdir, KIND) or {}).get("model")
+    if trained and trained != model:
+        raise workdirs.WorkdirError(f"{workdir}: a relive {trained} run, not a relive {model} run")
     networks = {name: build(config) for name, build in NETWORKS[model].items()}
-    directory = pathlib.Path(workdir) / "checkpoints"
-    restorer = checkpoint.Checkpointer(directory, {"networks": networks}, is_chief=False)
-    path = restorer.latest()
-    if path is None:
-        raise errors.CheckpointError(f"{directory}: no checkpoint (train a {model} model in {workdir} first)")
     # Only the networks are wanted: the optimizer slots in the file are left unread on purpose.
-    try:
-        restorer.checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as error:
-        raise errors.CheckpointError(f"{path}: does not fit this {model} config "
-                                     f"({str(error).strip().splitlines()[0][:300]})") from None
+    workdirs.restore(workdir, networks, KIND)
     return networks
 
 

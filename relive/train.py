@@ -7,23 +7,21 @@
 One loop step of a GAN is one generator update: its batch holds the critic.steps real batches
 (and, conditional, a batch for the generator's photos), all run inside the loop's one compiled step.
 """
-import dataclasses
 import pathlib
 
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
 from relive import configs
 from relive import evaluate
 from relive import inputs
 from relive import losses
 from relive import models
-from relive import optimizers
 from relive import sample
 from videocore import errors
 from videocore import loop
+from videocore import optimizers
 from videocore import summaries
 
 OPTIMIZERS = {"adam": optimizers.FusedAdam, "rmsprop": keras.optimizers.RMSprop}
@@ -47,11 +45,12 @@ class _ClipTask:
         self.config = config
         self.setup = setup
         self.dtype = keras.mixed_precision.global_policy().compute_dtype
+        self.held_out = []  # frame stores kept out of training, for `evaluate`
         if inputs.is_tfds(config):
             self.stores = None
             clips = config.data.tfds_steps_per_epoch * setup.global_batch * self.clips_per_example
         else:
-            self.stores, _ = inputs.frame_stores(config)
+            self.stores, self.held_out = inputs.frame_stores(config)
             inputs.check_clip_length(config, self.stores)
             clips = inputs.clips_per_epoch(config, self.stores)
         self.steps_per_epoch = max(1, clips // (setup.global_batch * self.clips_per_example))
@@ -68,6 +67,12 @@ class _ClipTask:
             return inputs.first_clips(self.config, self.stores, count)
         dataset = inputs.random_clips(self.config, None, 1, count, 0, tf.float32)
         return next(iter(dataset)).numpy()
+
+    def _held_out_clips(self, count, what):
+        """Up to `count` held-out clips (N, T, H, W, 3) float32; ConfigError before training if there are none."""
+        if not self.held_out:
+            raise errors.ConfigError(f"{what} needs held-out frames: set data.holdout_fraction > 0")
+        return inputs.held_out_clips(self.config, self.held_out, count)
 
 
 class GanTask(_ClipTask):
@@ -93,6 +98,12 @@ class GanTask(_ClipTask):
         self.joint_scoring = models.critic_norm(config) != "batch"
         self.sample_noise = sample.fixed_noise(config, config.sample.num_clips)
         self.sample_real = self._sample_clips(config.sample.num_clips) if self.conditional else None
+        self.fid_real = None
+        if config.eval.fid_frames > 0:
+            clips_needed = -(-config.eval.fid_frames // config.clip.num_frames)
+            self.fid_real = self._held_out_clips(clips_needed, "eval.fid_frames > 0")
+            # Fixed noise apart from the sample grids' own, so every evaluation scores the same draws.
+            self.fid_noise = sample.fixed_noise(config, len(self.fid_real), seed=config.sample.seed + 1)
 
     def _generate(self, photo, noise):
         generator = self.networks["generator"]
@@ -150,7 +161,22 @@ class GanTask(_ClipTask):
         if self.conditional:
             # Rows alternate: a real clip, then the clip generated around its middle frame.
             clips = np.stack([self.sample_real, clips], axis=1).reshape((-1,) + clips.shape[1:])
-        return {"clips": sample.strip(clips, self.config.sample.strip_frames)}
+        columns = 2 if self.conditional else None
+        return {"clips": sample.strip(clips, self.config.sample.strip_frames),
+                "clips_animated": summaries.Clip(sample.clip_grid(clips, columns=columns), self.config.clip.fps)}
+
+    def evaluate(self, step):
+        """{"fid": per-frame FID of generated clips against held-out clips} when eval.fid_frames > 0.
+
+        A conditional generator is given the held-out clips' middle frames; frames are scored one
+        by one (relive's evaluate.frame_fid).
+        """
+        del step
+        if self.fid_real is None:
+            return {}
+        photos = models.middle_frame(self.fid_real) if self.conditional else None
+        generated = sample.generate(self.networks["generator"], self.fid_noise, photos)
+        return {"fid": evaluate.frame_fid(generated, self.fid_real)}
 
 
 class PredictorTask(_ClipTask):
@@ -161,6 +187,8 @@ class PredictorTask(_ClipTask):
         self.networks = {"predictor": models.frame_predictor(config)}
         self.optimizers = {"predictor": make_optimizer(config.optimizers.predictor)}
         self.sample_real = self._sample_clips(min(4, config.sample.num_clips))
+        self.eval_clips = (self._held_out_clips(config.eval.clips, "eval.clips > 0")
+                           if config.eval.clips > 0 else None)
 
     def train_step(self, batch, ctx):
         """batch: real clips (b, T, H, W, 3) in [-1, 1]."""
@@ -179,26 +207,30 @@ class PredictorTask(_ClipTask):
         rollout = tf.cast(predictor.rollout(clips[:, 0], clips.shape[1] - 1), tf.float32).numpy()
         # Rows per clip: the real frames 1.., teacher-forced predictions, the roll-out from frame 0 alone.
         rows = np.stack([clips[:, 1:], forced, rollout], axis=1).reshape((-1,) + forced.shape[1:])
-        return {"real_forced_rollout": sample.strip(rows, self.config.sample.strip_frames)}
+        return {"real_forced_rollout": sample.strip(rows, self.config.sample.strip_frames),
+                "real_forced_rollout_animated": summaries.Clip(sample.clip_grid(rows, columns=3),
+                                                               self.config.clip.fps)}
+
+    def evaluate(self, step):
+        """Held-out next-frame PSNR (dB) of the predictor and of copying the last frame, when eval.clips > 0."""
+        del step
+        if self.eval_clips is None:
+            return {}
+        figures = evaluate.next_frame_psnr(self.networks["predictor"], self.eval_clips)
+        return {f"psnr_{name}": value for name, value in figures.items()}
 
 
 TASKS = {"wgan": GanTask, "conditional": GanTask, "predictor": PredictorTask}
 
 
-@dataclasses.dataclass
-class Outcome:
-    """What `train_and_evaluate` returns: the loop's result, the files written after training, and
-    the evaluation figures (empty unless config.eval asks for them)."""
-
-    result: loop.Result
-    outputs: list
-    evaluation: dict
-
-
 def train_and_evaluate(config, workdir):
     """Trains config.model in `workdir` (resuming from its checkpoints), then writes a final sample
-    (`workdir/samples/final_<step>.{gif,mp4}`) and, for the predictor with eval.clips > 0, the
-    next-frame PSNR on held-out clips against the copy-the-last-frame baseline."""
+    (`workdir/samples/final_<step>.{gif,mp4}`).
+
+    Returns the loop's Result: `outputs` are the final sample's paths, `evaluation` the task's last
+    figures (config.eval: the predictor's held-out next-frame PSNR against copying the last frame,
+    a GAN's per-frame FID against held-out frames; also in TensorBoard as eval/*).
+    """
     if config.model not in TASKS:
         raise errors.ConfigError(f"model={config.model!r} is not one of {', '.join(configs.MODELS)}")
     models.upsampling_steps(config)  # bad sizes fail before any data is decoded
@@ -208,20 +240,8 @@ def train_and_evaluate(config, workdir):
     sample.save_run_config(config, workdir)
     task_class = TASKS[config.model]
     result = loop.train(lambda setup: task_class(config, setup), config, workdir)
-    task = result.task
-    outputs = write_final_sample(config, task, workdir / "samples" / f"final_{result.step:08d}")
-    evaluation = {}
-    if config.model == "predictor" and config.eval.clips > 0:
-        _, held_out = inputs.frame_stores(config, progress=False)
-        if not held_out:
-            raise errors.ConfigError("eval.clips > 0 needs held-out frames: set data.holdout_fraction > 0")
-        clips = inputs.held_out_clips(config, held_out, config.eval.clips)
-        evaluation = evaluate.next_frame_psnr(task.networks["predictor"], clips)
-        writer = summaries.Writer(workdir / "tensorboard" / "eval")
-        writer.scalars(result.step, {f"eval/psnr_{name}": value for name, value in evaluation.items()})
-        writer.close()
-        logging.info("held-out next-frame PSNR: %s", evaluation)
-    return Outcome(result=result, outputs=outputs, evaluation=evaluation)
+    result.outputs = list(write_final_sample(config, result.task, workdir / "samples" / f"final_{result.step:08d}"))
+    return result
 
 
 def write_final_sample(config, task, stem):
@@ -252,6 +272,6 @@ def demo(workdir, num_steps=None):
     if num_steps:
         config.loop.num_steps = num_steps
     workdir = pathlib.Path(workdir)
-    outcome = train_and_evaluate(config, workdir / "relive_wgan_gp")
+    result = train_and_evaluate(config, workdir / "relive_wgan_gp")
     grid = sample.sample_grid(config, workdir / "relive_wgan_gp", workdir / "relive_samples")
-    return list(outcome.outputs) + list(grid)
+    return list(result.outputs) + list(grid)

@@ -9,17 +9,14 @@ as --config.NAME=VALUE). Running the same command again after an interruption re
 on purpose: the work is `deepdream_video.video.dream_video`.
 """
 import math
-import pathlib
 
 from absl import flags
-from ml_collections import config_flags
 
 from videocore import cli
 
-CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "deepdream_video" / "configs.py"
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", f"{CONFIGS}:default", "Preset: default (first seed), flow, blend, "
-                                "independent, preview, demo; fields overridable as --config.NAME=VALUE.")
+cli.config_flag("deepdream_video/configs.py:default", "Preset: default (first seed), flow, blend, "
+                "independent, preview, demo; fields overridable as --config.NAME=VALUE.")
 flags.DEFINE_string("video", None, "Source video.", required=True)
 flags.DEFINE_string("output", None, "Output video (.mp4 / .mkv / .mov).", required=True)
 flags.DEFINE_string("model", None, "Network: inception_v3.")
@@ -66,5 +63,9 @@ def main(argv):
           f"{result.seconds_per_frame:.2f} s/frame{warping}")
 
 
-if __name__ == "__main__":
+def run():
     cli.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,6 +1,9 @@
 """`make demo`: runs each method's main job on a bundled clip and says where the outputs are.
 
-    python -m run_scripts.demo --workdir=demo_out [--stages=video,vaegan,dream,relive]
+    python -m run_scripts.demo --workdir=demo_out [--stages=video,vaegan,dream,relive] [--budget=tiny]
+
+--budget=tiny runs every stage at the smallest sizes and a few steps (a smoke test of the whole path,
+used by the tests); the outputs are then noise, not pictures.
 """
 
 import pathlib
@@ -15,6 +18,11 @@ FLAGS = flags.FLAGS
 STAGES_ORDER = ("video", "deepdream", "vaegan", "dream", "relive")
 flags.DEFINE_string("workdir", "demo_out", "Where every output of the demo goes.")
 flags.DEFINE_list("stages", list(STAGES_ORDER), "Stages to run, in order.")
+flags.DEFINE_enum("budget", "full", ["full", "tiny"], "tiny: smallest sizes and a few steps per stage.")
+
+
+def _tiny():
+    return FLAGS.budget == "tiny"
 
 
 def stage_video(workdir: pathlib.Path) -> list:
@@ -39,6 +47,9 @@ def stage_vaegan(workdir: pathlib.Path) -> list:
 
     source = video.sample_clip("bigbuckbunny")
     config = configs.quick()
+    if _tiny():
+        config = configs.tiny()
+        config.loop.num_epochs, config.loop.num_steps = 0, 4
     config.data.videos = (str(source),)
     run = workdir / "vaegan"
     train.train_and_evaluate(config, run)
@@ -64,7 +75,7 @@ def stage_dream(workdir: pathlib.Path) -> list:
 
     if not (workdir / "vaegan" / "checkpoints").is_dir():
         raise cli.errors.ConfigError("the dream stage needs the vaegan stage's model: run --stages=vaegan,dream")
-    return dream.demo(workdir / "vaegan", workdir)
+    return dream.demo(workdir / "vaegan", workdir, tiny=_tiny())
 
 
 def stage_deepdream(workdir: pathlib.Path) -> list:
@@ -73,7 +84,11 @@ def stage_deepdream(workdir: pathlib.Path) -> list:
     from deepdream_video import video as dream_video
 
     output = workdir / "bigbuckbunny_deepdream_flow.mp4"
-    result = dream_video.dream_video(configs.demo(), video.sample_clip("bigbuckbunny"), output)
+    config = configs.demo()
+    if _tiny():
+        config = configs.tiny()
+        config.end, config.keep_workdir = 0.4, False
+    result = dream_video.dream_video(config, video.sample_clip("bigbuckbunny"), output)
     info = video.probe(output)
     print(f"wrote {output}: {info.frame_count} frames at {info.fps} fps, {'with' if info.has_audio else 'no'} audio; "
           f"warping error {result.warping_error:.5f}")
@@ -84,7 +99,7 @@ def stage_relive(workdir: pathlib.Path) -> list:
     """Train a small 3D-conv WGAN-GP on a bundled clip for a minute and write a sample grid (GIF and MP4)."""
     from relive import train as relive_train
 
-    return relive_train.demo(workdir)
+    return relive_train.demo(workdir, num_steps=2 if _tiny() else None)
 
 
 STAGES = {
@@ -112,5 +127,9 @@ def main(argv):
     print("demo outputs:\n" + "\n".join(f"  {p}" for p in outputs))
 
 
-if __name__ == "__main__":
+def run():
     cli.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -8,17 +8,13 @@
         --from=a.mp4 --to=b.mp4            (two videos playing, the first turning into the second)
 """
 
-import pathlib
-
 from absl import flags
-from ml_collections import config_flags
 
 from videocore import cli
 from videocore import errors
 
-CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "vaegan_video" / "latent_dream" / "configs.py"
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", f"{CONFIGS}:default", "Preset whose dream / interpolate blocks are used.")
+cli.config_flag("vaegan_video/latent_dream/configs.py:default", "Preset whose dream / interpolate blocks are used.")
 flags.DEFINE_enum("mode", "dream", ["dream", "interpolate"], "Dream with the sequence model, or interpolate.")
 flags.DEFINE_string("output", None, "The video to write.", required=True)
 flags.DEFINE_string("workdir", None, "dream: the sequence model's workdir (run_scripts.latent_dream_train).")
@@ -48,5 +44,9 @@ def main(argv):
     print(f"wrote {FLAGS.output}: {info.frame_count} frames {info.width}x{info.height} at {info.fps} fps")
 
 
-if __name__ == "__main__":
+def run():
     cli.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -21,5 +21,9 @@ def main(argv):
         print(f"{name}: {path}")
 
 
-if __name__ == "__main__":
+def run():
     cli.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -5,17 +5,13 @@
 Watch it with `tensorboard --logdir runs/br_dream/tensorboard`.
 """
 
-import pathlib
-
 from absl import flags
-from ml_collections import config_flags
 
 from videocore import cli
 
-CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "vaegan_video" / "latent_dream" / "configs.py"
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", f"{CONFIGS}:default",
-                                "Preset file:name, e.g. vaegan_video/latent_dream/configs.py:quick.")
+cli.config_flag("vaegan_video/latent_dream/configs.py:default",
+                "Preset file:name, e.g. vaegan_video/latent_dream/configs.py:quick.")
 flags.DEFINE_string("workdir", None, "Checkpoints, TensorBoard logs and samples go here.", required=True)
 flags.DEFINE_string("vaegan_workdir", None, "The trained VAE-GAN's workdir (sets config.vaegan_workdir).")
 flags.DEFINE_list("video", [], "Video(s) whose latent sequences to learn (sets config.data.videos).")
@@ -34,5 +30,9 @@ def main(argv):
     print(f"stopped at step {result.step} (epoch {result.position.epoch}); checkpoint {result.checkpoint}")
 
 
-if __name__ == "__main__":
+def run():
     cli.run(main)
+
+
+if __name__ == "__main__":
+    run()

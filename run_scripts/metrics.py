@@ -11,8 +11,8 @@ import math
 from absl import flags
 
 from videocore import cli
-from videocore import errors
 from videocore import metrics
+from videocore import video
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("a", None, "Output video or folder of frames.", required=True)
@@ -24,17 +24,9 @@ flags.DEFINE_enum("flow", "dis", ["dis", "farneback"], "Optical flow for the war
 flags.DEFINE_string("json", None, "Also write the results to this JSON file.")
 
 
-def _parse_size(text):
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise errors.UserInputError(f"--size={text}: expected WIDTHxHEIGHT, e.g. 256x144") from None
-    return width, height
-
-
 def main(argv):
     del argv
-    size = _parse_size(FLAGS.size) if FLAGS.size else None
+    size = video.parse_size(FLAGS.size)
     results = metrics.compare(FLAGS.a, FLAGS.b, FLAGS.metrics, size=size, max_frames=FLAGS.max_frames,
                               flow=FLAGS.flow, progress=True)
     for name, value in results.items():

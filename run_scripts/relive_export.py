@@ -4,16 +4,13 @@
         [--model=wgan|conditional|predictor]
 The SavedModel loads with `tf.saved_model.load` alone; see relive/export.py for its signatures.
 """
-import pathlib
 
 from absl import flags
-from ml_collections import config_flags
 
 from videocore import cli
 
-CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "relive" / "configs.py"
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", f"{CONFIGS}:quick", "Preset (network sizes are read from the workdir).")
+cli.config_flag("relive/configs.py:quick", "Preset (network sizes are read from the workdir).")
 flags.DEFINE_string("workdir", None, "The training run's workdir.", required=True)
 flags.DEFINE_string("export_dir", None, "The SavedModel goes in a folder named after the network here.",
                     required=True)
@@ -28,5 +25,9 @@ def main(argv):
     print(export.export_trained(FLAGS.config, FLAGS.workdir, FLAGS.export_dir, FLAGS.model))
 
 
-if __name__ == "__main__":
+def run():
     cli.run(main)
+
+
+if __name__ == "__main__":
+    run()

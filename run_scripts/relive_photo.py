@@ -5,16 +5,13 @@
 A photo of another size is centre-cropped and resized (with a note); grayscale or RGBA photos are
 converted to RGB.
 """
-import pathlib
 
 from absl import flags
-from ml_collections import config_flags
 
 from videocore import cli
 
-CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "relive" / "configs.py"
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", f"{CONFIGS}:quick", "Preset (network sizes are read from the workdirs).")
+cli.config_flag("relive/configs.py:quick", "Preset (network sizes are read from the workdirs).")
 flags.DEFINE_string("photo", None, "The still image to relive.", required=True)
 flags.DEFINE_string("output_dir", None, "Where <photo>_conditional.* and <photo>_rollout.* go.", required=True)
 flags.DEFINE_string("conditional_workdir", None, "Workdir of a trained conditional WGAN.")
@@ -32,5 +29,9 @@ def main(argv):
         print(path)
 
 
-if __name__ == "__main__":
+def run():
     cli.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -3,16 +3,13 @@
     python -m run_scripts.relive_sample --workdir=runs/wgan --output=samples/grid --num_clips=16
 (--output's suffix is replaced: grid.gif and grid.mp4 are written.)
 """
-import pathlib
 
 from absl import flags
-from ml_collections import config_flags
 
 from videocore import cli
 
-CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "relive" / "configs.py"
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", f"{CONFIGS}:quick", "Preset (network sizes are read from the workdir).")
+cli.config_flag("relive/configs.py:quick", "Preset (network sizes are read from the workdir).")
 flags.DEFINE_string("workdir", None, "The training run's workdir.", required=True)
 flags.DEFINE_string("output", None, "Output path without suffix; .gif and .mp4 are written.", required=True)
 flags.DEFINE_integer("num_clips", None, "Clips in the grid (default config.sample.num_clips).")
@@ -27,5 +24,9 @@ def main(argv):
         print(path)
 
 
-if __name__ == "__main__":
+def run():
     cli.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -6,16 +6,13 @@
 Watch it with `tensorboard --logdir runs/wgan/tensorboard`. Kept short on purpose: the work is
 `relive.train.train_and_evaluate`.
 """
-import pathlib
 
 from absl import flags
-from ml_collections import config_flags
 
 from videocore import cli
 
-CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "relive" / "configs.py"
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", f"{CONFIGS}:quick", "Preset file:name, e.g. relive/configs.py:seed.")
+cli.config_flag("relive/configs.py:quick", "Preset file:name, e.g. relive/configs.py:seed.")
 flags.DEFINE_string("workdir", None, "Checkpoints, TensorBoard logs and samples go here.", required=True)
 
 
@@ -23,14 +20,17 @@ def main(argv):
     del argv
     from relive import train  # after flag parsing: TensorFlow starts only for real work
 
-    outcome = train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
-    result = outcome.result
+    result = train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
     print(f"stopped at step {result.step}; checkpoint {result.checkpoint}")
-    for path in outcome.outputs:
+    for path in result.outputs:
         print(f"sample: {path}")
-    for name, value in outcome.evaluation.items():
-        print(f"held-out next-frame PSNR {name}: {value:.2f} dB")
+    for name, value in result.evaluation.items():
+        print(f"held-out {name}: {value:.2f}")
+
+
+def run():
+    cli.run(main)
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    run()

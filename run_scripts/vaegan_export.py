@@ -3,16 +3,12 @@
     python -m run_scripts.vaegan_export --workdir=runs/br --export_dir=runs/br/export
 """
 
-import pathlib
-
 from absl import flags
-from ml_collections import config_flags
 
 from videocore import cli
 
-CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "vaegan_video" / "configs.py"
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", f"{CONFIGS}:quick", "Preset (the model size is read from the workdir).")
+cli.config_flag("vaegan_video/configs.py:quick", "Preset (the model size is read from the workdir).")
 flags.DEFINE_string("workdir", None, "The training run's workdir.", required=True)
 flags.DEFINE_string("export_dir", None, "Where encoder/, decoder/ and autoencoder/ go.", required=True)
 
@@ -25,5 +21,9 @@ def main(argv):
         print(f"{name}: {path}")
 
 
-if __name__ == "__main__":
+def run():
     cli.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -3,16 +3,12 @@
     python -m run_scripts.vaegan_figures --workdir=runs/br --video=film.mkv --output=fig.png --every=75 --count=8
 """
 
-import pathlib
-
 from absl import flags
-from ml_collections import config_flags
 
 from videocore import cli
 
-CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "vaegan_video" / "configs.py"
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", f"{CONFIGS}:quick", "Preset (the model size is read from the workdir).")
+cli.config_flag("vaegan_video/configs.py:quick", "Preset (the model size is read from the workdir).")
 flags.DEFINE_string("workdir", None, "The training run's workdir.", required=True)
 flags.DEFINE_string("video", None, "Video to take frames from.", required=True)
 flags.DEFINE_string("output", None, "PNG to write.", required=True)
@@ -32,5 +28,9 @@ def main(argv):
     print(f"wrote {path}; temporal collapse ratio over the span {ratio:.3f} (1 = motion kept, 0 = collapsed)")
 
 
-if __name__ == "__main__":
+def run():
     cli.run(main)
+
+
+if __name__ == "__main__":
+    run()

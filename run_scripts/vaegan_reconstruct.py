@@ -3,16 +3,12 @@
     python -m run_scripts.vaegan_reconstruct --workdir=runs/br --video=film.mkv --output=film_vaegan.mp4
 """
 
-import pathlib
-
 from absl import flags
-from ml_collections import config_flags
 
 from videocore import cli
 
-CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "vaegan_video" / "configs.py"
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", f"{CONFIGS}:quick", "Preset (the model size is read from the workdir).")
+cli.config_flag("vaegan_video/configs.py:quick", "Preset (the model size is read from the workdir).")
 flags.DEFINE_string("workdir", None, "The training run's workdir.", required=True)
 flags.DEFINE_string("video", None, "Video to reconstruct (the training film or any other).", required=True)
 flags.DEFINE_string("output", None, "Output video.", required=True)
@@ -32,5 +28,9 @@ def main(argv):
     print(f"wrote {FLAGS.output}: {info.frame_count} frames at {info.fps} fps, {'with' if info.has_audio else 'no'} audio")
 
 
-if __name__ == "__main__":
+def run():
     cli.run(main)
+
+
+if __name__ == "__main__":
+    run()

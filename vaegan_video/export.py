@@ -14,8 +14,8 @@ def export_models(config, workdir, export_dir) -> dict:
     decoder: float32 z (N, latent_dim) -> {"frames": uint8 (N, H, W, 3)}.
     autoencoder: uint8 frames -> {"frames": uint8 reconstructions} (z = mu, section 4.6).
     """
-    precision.apply_policy(config.loop.precision)
-    networks, model_config = train.restore_networks(config, workdir)
+    with precision.policy_scope(config.loop.precision):  # the caller's policy is left as it was
+        networks, model_config, _ = train.restore_networks(config, workdir)
     encoder, decoder = networks["encoder"], networks["decoder"]
     size = (model_config.height, model_config.width)
     export_dir = pathlib.Path(export_dir)

@@ -2,7 +2,6 @@
 
 import pathlib
 
-import keras
 import numpy as np
 import tensorflow as tf
 import tqdm
@@ -11,6 +10,7 @@ from videocore import data
 from videocore import errors
 from videocore import precision
 from videocore import video
+from videocore import workdir as workdirs
 from vaegan_video import train
 
 
@@ -22,14 +22,14 @@ class Autoencoder:
     """
 
     def __init__(self, config, workdir, noise=0.0, seed=0):
-        precision.apply_policy(config.loop.precision)
-        networks, self.model_config = train.restore_networks(config, workdir)
+        with precision.policy_scope(config.loop.precision):
+            networks, self.model_config, self.checkpoint = train.restore_networks(config, workdir)
         self.encoder, self.decoder = networks["encoder"], networks["decoder"]
         self.size = (self.model_config.width, self.model_config.height)
         self.noise = float(noise)
         self.seed = int(seed)
         self.batches = tf.Variable(0, dtype=tf.int64, trainable=False)
-        dtype = keras.mixed_precision.dtype_policy().compute_dtype
+        dtype = self.encoder.compute_dtype
         spec = tf.TensorSpec((None, self.model_config.height, self.model_config.width, 3), tf.uint8)
 
         @tf.function(input_signature=[spec])
@@ -50,23 +50,41 @@ class Autoencoder:
         return self._run(frames)
 
 
+def framing(config, workdir, video_path, start=None, end=None):
+    """(aspect, start, end) to read `video_path` with for the model in `workdir`: the crop the run
+    trained with (its config.json; `config.data.aspect` for a run without one) and, when neither
+    `start` nor `end` is given and the video is one the run trained on, the run's time range."""
+    saved = workdirs.load_config(workdir, train.KIND) or {}
+    trained = saved.get("data") or {}
+    aspect = trained.get("aspect", config.data.aspect) or None
+    if start is None and end is None:
+        videos = trained.get("videos") or ()
+        videos = videos.split(",") if isinstance(videos, str) else videos
+        if pathlib.Path(video_path).resolve() in {pathlib.Path(v).resolve() for v in videos if v}:
+            start, end = trained.get("start"), trained.get("end")
+    return aspect, start, end
+
+
 def reconstruct(config, workdir, video_path, output, *, side_by_side=False, noise=None, start=None, end=None,
                 batch_size=None, progress=True):
     """Writes `output`: every frame of `video_path` (from `start` to `end` seconds) reconstructed by
     the model trained in `workdir`, at the source's exact frame rate, with its audio for that span.
 
-    The frames are cropped to `config.data.aspect` and resized to the model's size, as in
-    training. side_by_side: original | reconstruction, each at the model's size. Any video can
-    be fed through a model (section 5.3). Returns the output's VideoInfo.
+    The frames are cropped and resized as in training (the run's config.json, see `framing`; a
+    video the run trained on defaults to its training span). side_by_side: original |
+    reconstruction, each at the model's size. Any video can be fed through a model (section 5.3).
+    Returns the output's VideoInfo.
     """
     noise = config.reconstruct.noise if noise is None else noise
     batch_size = batch_size or config.reconstruct.batch_size
     if batch_size < 1:
         raise errors.ConfigError(f"batch size must be at least 1, got {batch_size}")
+    workdirs.check(workdir, train.KIND)
     info = video.probe(video_path)
+    aspect, start, end = framing(config, workdir, video_path, start, end)
     model = Autoencoder(config, workdir, noise=noise)
-    batches = data.ordered_batches(video_path, batch_size, tf.uint8, size=model.size,
-                                   aspect=config.data.aspect or None, start=start, end=end)
+    batches = data.ordered_batches(video_path, batch_size, tf.uint8, size=model.size, aspect=aspect,
+                                   start=start, end=end)
     stop = info.duration if end is None else min(float(end), info.duration)
     total = int(round((stop - (start or 0.0)) * float(info.fps)))
     output = pathlib.Path(output)

@@ -17,6 +17,80 @@ class DivergedError(errors.ConfigError):
     """Training kept producing non-finite or exploding losses after rolling back; the config must change."""
 
 
+# What a damaged or unreadable checkpoint raises when read (checksum errors are DataLossError,
+# a truncated data file IndexError "Read less bytes than requested", a missing shard NotFoundError,
+# a broken index "not an sstable"): measured with TF 2.21.
+DAMAGE_ERRORS = (tf.errors.OpError, IndexError, ValueError, OSError)
+_OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+
+
+def value_key(*names):
+    """The key of a checkpointed variable reached by `names` from the root, e.g. ("counters", "epoch")."""
+    return "/".join(names) + "/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def read_value(path, *names):
+    """The value (numpy) of variable `names` (see `value_key`) in checkpoint `path`, or None if absent."""
+    reader = tf.train.load_checkpoint(str(path))
+    key = value_key(*names)
+    return reader.get_tensor(key) if reader.has_tensor(key) else None
+
+
+def damage(path, roots=None):
+    """None if every tensor of checkpoint `path` reads back intact, else a one-line reason.
+
+    Reads the tensors (their checksums are checked on reading) under the top-level names `roots`
+    (default: all), and the object graph. Reading first is what tells damage from a checkpoint
+    that does not fit the model: restoring a damaged file fails with the same error types.
+    """
+    try:
+        reader = tf.train.load_checkpoint(str(path))
+        for key in reader.get_variable_to_shape_map():
+            if roots is None or key == _OBJECT_GRAPH_KEY or key.split("/", 1)[0] in roots:
+                reader.get_tensor(key)
+    except DAMAGE_ERRORS as error:
+        return _first_line(error)
+    return None
+
+
+def candidates(directory):
+    """Checkpoint prefixes in `directory`, newest first: the `checkpoint` file's latest and its list
+    (newest saved first), then any other ckpt-N.index on disk by number. Only prefixes whose
+    .index exists; the `checkpoint` file may itself be missing or unreadable."""
+    directory = pathlib.Path(directory)
+    ordered = []
+    try:
+        state = tf.train.get_checkpoint_state(str(directory))
+    except Exception:  # noqa: BLE001 - a garbled `checkpoint` file raises protobuf's ParseError
+        state = None
+    if state is not None:
+        ordered += [state.model_checkpoint_path, *reversed(state.all_model_checkpoint_paths)]
+    on_disk = sorted(directory.glob("ckpt-*.index"), key=lambda p: _number(p.name[:-len(".index")]), reverse=True)
+    ordered += [str(p)[:-len(".index")] for p in on_disk if _number(p.name[:-len(".index")]) is not None]
+    result = []
+    for prefix in ordered:
+        prefix = str(directory / pathlib.Path(prefix).name)  # the state may hold another mount's path
+        if prefix not in result and pathlib.Path(prefix + ".index").is_file():
+            result.append(prefix)
+    return result
+
+
+def _number(name):
+    try:
+        return int(name.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def _first_line(error):
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else type(error).__name__
+    # TF prefixes op errors with the op's name in braces: the reason follows it.
+    if line.startswith("{{") and "}}" in line:
+        line = line.split("}}", 1)[1].strip()
+    return line[:300]
+
+
 class Checkpointer:
     """Saves and restores a set of trackables (networks, optimizers, counters...) in `directory`.
 
@@ -24,25 +98,57 @@ class Checkpointer:
     `save` at the same steps (saving reads distributed variables, which may need collectives);
     they write to a temp directory that is deleted straight away. Every worker restores from
     `directory`, which multi-worker jobs must therefore share.
+
+    Damage: `restore` skips a damaged or unreadable checkpoint with one warning and uses the
+    newest readable older one. A failed save (disk full...) removes its partial files, leaves the
+    earlier checkpoints and the `checkpoint` file as they were and warns; a second failure in a
+    row raises CheckpointError.
     """
 
     def __init__(self, directory, objects, *, max_to_keep=3, is_chief=True):
         self.directory = pathlib.Path(directory)
         self.is_chief = is_chief
+        self.max_to_keep = max_to_keep
+        self.roots = set(objects)
         self.checkpoint = tf.train.Checkpoint(**objects)
+        self.failed_saves = 0
         if is_chief:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._manager = tf.train.CheckpointManager(
-                self.checkpoint, str(self.directory), max_to_keep=max_to_keep, checkpoint_name="ckpt")
+            self._remove_temporaries()
+            self._manager = self._make_manager()
+
+    def _make_manager(self):
+        # A new manager reads the `checkpoint` file again: after a failed save its list is the disk's.
+        return tf.train.CheckpointManager(
+            self.checkpoint, str(self.directory), max_to_keep=self.max_to_keep, checkpoint_name="ckpt")
+
+    def _remove_temporaries(self, number=None):
+        """TF writes ckpt-N_temp/ first; a killed or failed save leaves it behind."""
+        pattern = "ckpt-*_temp*" if number is None else f"ckpt-{number}_temp*"
+        for path in self.directory.glob(pattern):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
     def latest(self):
-        """Path prefix of the newest complete checkpoint in `directory`, or None."""
-        return tf.train.latest_checkpoint(str(self.directory))
+        """Path prefix of the newest checkpoint in `directory` (not checked for damage), or None."""
+        found = candidates(self.directory)
+        return found[0] if found else None
 
     def save(self, number):
-        """Writes checkpoint `number`; returns its path prefix (chief) or None (other workers)."""
+        """Writes checkpoint `number`; returns its path prefix (chief) or None (other workers, or a
+        failed save that left the earlier checkpoints in place)."""
         if self.is_chief:
-            return self._manager.save(checkpoint_number=number)
+            prefix = self.directory / f"ckpt-{number}"
+            existed = {p.name for p in self.directory.glob(f"ckpt-{number}.*")}
+            try:
+                path = self._manager.save(checkpoint_number=number)
+            except (OSError, tf.errors.OpError) as error:
+                self._failed_save(number, prefix, existed, error)
+                return None
+            self.failed_saves = 0
+            return path
         temp = tempfile.mkdtemp(prefix="videocore-worker-checkpoint-")
         try:
             self.checkpoint.write(str(pathlib.Path(temp) / "ckpt"))
@@ -50,25 +156,55 @@ class Checkpointer:
             shutil.rmtree(temp, ignore_errors=True)
         return None
 
-    def restore(self, path=None):
-        """Restores `path` (default: the latest); returns the path, or None if there is none.
+    def _failed_save(self, number, prefix, existed, error):
+        self._remove_temporaries(number)
+        for path in self.directory.glob(f"{prefix.name}.*"):
+            if path.name not in existed:  # files of an earlier save of the same number are whole
+                path.unlink(missing_ok=True)
+        self._manager = self._make_manager()
+        self.failed_saves += 1
+        reason = _first_line(error)
+        if self.failed_saves >= 2:
+            raise errors.CheckpointError(
+                f"{self.directory}: saving checkpoint {number} failed twice in a row ({reason}); the newest "
+                f"checkpoint is {self.latest()}; free some space and run again to resume from it")
+        logging.warning("%s: saving checkpoint %d failed (%s); the earlier checkpoints are intact, trying again "
+                        "at the next save", self.directory, number, reason)
 
-        Raises CheckpointError when the checkpoint does not fit the objects (other shapes, other
-        networks), naming the file and the way out.
+    def restore(self, path=None):
+        """Restores `path` (default: the newest readable checkpoint); returns the path restored, or
+        None if there is none.
+
+        Without `path`, a damaged or unreadable checkpoint is reported in one warning and the next
+        older one is tried. Raises CheckpointError when a readable checkpoint does not fit the
+        objects (other shapes, other networks), or when none is readable, naming the file and the
+        way out.
         """
-        path = path or self.latest()
-        if path is None:
+        paths = [str(path)] if path else candidates(self.directory)
+        if not paths:
             return None
+        problems = []
+        for candidate in paths:
+            problem = damage(candidate, self.roots)
+            if problem:
+                logging.warning("%s: damaged or unreadable (%s); trying the next older checkpoint", candidate, problem)
+                problems.append(f"{pathlib.Path(candidate).name}: {problem}")
+                continue
+            self._restore(candidate)
+            return candidate
+        raise errors.CheckpointError(
+            f"{self.directory}: no readable checkpoint left ({'; '.join(problems)[:500]}); train again "
+            "(loop.restart=True sets these aside)")
+
+    def _restore(self, path):
         try:
             status = self.checkpoint.restore(path)
             status.assert_existing_objects_matched()
             status.expect_partial()  # values no object asks for (e.g. a dropped network) are fine
         except (ValueError, AssertionError, tf.errors.OpError) as error:
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise errors.CheckpointError(
-                f"{path}: does not fit this model ({first_line[:300]}); use another workdir or "
+                f"{path}: does not fit this model ({_first_line(error)}); use another workdir or "
                 "set loop.restart=True to start over") from None
-        return path
 
 
 def checkpoint_step(path):

@@ -1,14 +1,86 @@
 """Runs an absl main so that a user's mistake is one line on stderr and a non-zero exit."""
 
+import os
+import pathlib
 import sys
 
 from absl import app
+from absl import flags
 
 from videocore import errors
+
+# The folder holding videocore/, relive/, ...: config presets are named relative to it (relive/configs.py:quick),
+# which holds for a checkout and for an installed package alike.
+PACKAGES_ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _requested_verbosity(argv):
+    """The absl --verbosity / -v value given on the command line, or None (also None if unparsable)."""
+    for index, arg in enumerate(argv[1:], start=1):
+        for name in ("--verbosity", "-v"):
+            if arg == name and index + 1 < len(argv):
+                value = argv[index + 1]
+            elif arg.startswith(name + "="):
+                value = arg[len(name) + 1:]
+            else:
+                continue
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def quiet_tensorflow(argv=None):
+    """Sets TF_CPP_MIN_LOG_LEVEL so TensorFlow's C++ start-up chatter stays off a script's stderr.
+
+    TensorFlow reads the variable once, when it is imported, so this runs when `cli` is imported
+    (scripts import it before anything that imports TensorFlow). Without --verbosity the level is 3:
+    the oneDNN notice, absl's "before absl::InitializeLog" line and grappler's harmless "remapper
+    failed ... LeakyReluGrad" errors all go; a real failure still surfaces as a Python exception.
+    An explicit --verbosity maps absl's levels onto TensorFlow's (0 or more: everything, -1: warnings
+    and up, -2: errors, -3: fatal only); a variable the user already set is left alone.
+    """
+    import videocore  # its __init__ set level 1 for library use; what the user set before that counts
+
+    if videocore.USER_TF_LOG_LEVEL is not None or "tensorflow" in sys.modules:
+        return  # the user's choice, or too late to matter (and children would inherit it unasked)
+    verbosity = _requested_verbosity(sys.argv if argv is None else argv)
+    level = 3 if verbosity is None else min(3, max(0, -verbosity))
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = str(level)
+
+
+quiet_tensorflow()
+
+
+def config_flag(default, help):  # noqa: A002 - absl's own name for the argument
+    """Defines --config from a preset named relative to the packages, e.g. `relive/configs.py:quick`.
+
+    Any field can then be overridden as --config.NAME=VALUE (ml_collections.config_flags).
+    """
+    from ml_collections import config_flags
+
+    path, _, preset = default.partition(":")
+    location = f"{PACKAGES_ROOT / path}:{preset}" if preset else str(PACKAGES_ROOT / path)
+    holder = config_flags.DEFINE_config_file("config", location, help)
+    # absl files a flag under the module that defined it (this one); --help lists the script's flags,
+    # so file it under the calling script too (absl names __main__ after sys.argv[0]).
+    caller = sys._getframe(1).f_globals.get("__name__", "")
+    flags.FLAGS.register_flag_by_module(sys.argv[0] if caller == "__main__" else caller, flags.FLAGS[holder.name])
+    return holder
 
 
 def run(main):
     """`app.run(main)`, printing `UserInputError`s (bad file, flag or config) as one line, exit 1."""
+    script = sys.modules.get(main.__module__)
+    entry_point = sys.modules.get("__main__")
+    if script is not None and entry_point is not None and entry_point is not script:
+        # A console script (nv-...): absl's --help shows the docstring and flags of __main__, which is
+        # setuptools' stub here; lend it the script module's so `nv-x --help` reads like `python -m`.
+        if not entry_point.__doc__:
+            entry_point.__doc__ = script.__doc__
+        for flag in flags.FLAGS.get_flags_for_module(script.__name__):
+            flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
 
     def guarded(argv):
         try:

@@ -310,23 +310,6 @@ def video_folder(root) -> VideoFolder:
     return VideoFolder(root, tuple(paths), tuple(labels), tuple(class_names))
 
 
-def folder_clips(root, num_frames: int, batch_size: int, *, size, aspect=None, cache_dir=None,
-                 with_labels: bool = False, **kwargs):
-    """`clips` over every video of a class-folder tree; unreadable videos are skipped with a warning."""
-    folder = video_folder(root)
-    stores, labels = [], []
-    for path, label in zip(folder.paths, folder.labels):
-        try:
-            stores.append(framestore.FrameStore.open_or_build(path, size=size, aspect=aspect, cache_dir=cache_dir,
-                                                              progress=False))
-            labels.append(label)
-        except errors.VideoError as error:
-            log.warning("skipped: %s", error)
-    if not stores:
-        raise errors.VideoError(root, "no readable videos")
-    return clips(stores, num_frames, batch_size, labels=labels if with_labels else None, **kwargs)
-
-
 def tfds_clips(name: str, num_frames: int, batch_size: int, *, size, split: str = "train", seed: int = 0,
                dtype=tf.float32) -> tf.data.Dataset:
     """Random clips from a TensorFlow Datasets video set (e.g. "ucf101"); needs tensorflow-datasets and

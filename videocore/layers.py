@@ -8,7 +8,10 @@ tensor, forward + backward 12 ms against 46 ms for Keras' layer.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
+
+from videocore import device
 
 
 @keras.saving.register_keras_serializable(package="videocore")
@@ -68,3 +71,37 @@ class BatchNormalization(keras.layers.Layer):
                       gamma_constraint=keras.constraints.serialize(self.gamma_constraint),
                       beta_constraint=keras.constraints.serialize(self.beta_constraint))
         return config
+
+
+def batch_norm(momentum=0.99, epsilon=1e-3, gamma_constraint=None, beta_constraint=None, name=None):
+    """The batch norm for the device in force (`videocore.device`): this file's fused one on CPU, Keras' on GPU.
+
+    Both have the variables gamma, beta, moving_mean, moving_variance and give the same outputs
+    (the fused one keeps the unbiased variance as its moving average, see above).
+    """
+    if device.choices().keras_batch_norm:
+        return keras.layers.BatchNormalization(momentum=momentum, epsilon=max(float(epsilon), 1.001e-5),
+                                               gamma_constraint=gamma_constraint, beta_constraint=beta_constraint,
+                                               name=name)
+    return BatchNormalization(momentum, epsilon, gamma_constraint=gamma_constraint, beta_constraint=beta_constraint,
+                              name=name)
+
+
+def fold_batch_norm(kernel, bias, mean, variance, epsilon, gamma=None, beta=None):
+    """BatchNorm (inference) after a conv folded into the conv: returns (kernel', bias') float32.
+
+    BN(conv(x) + b) = gamma * (conv(x) + b - mean) / sqrt(var + eps) + beta
+                    = conv'(x) + b', with the kernel scaled per output channel (its last axis)
+    by gamma / sqrt(var + eps) and b' = (b - mean) * gamma / sqrt(var + eps) + beta. kernel:
+    (..., in, out); bias, mean, variance, gamma, beta: (out,) or None (bias / beta 0, gamma 1).
+    Computed in float64 so the folded net matches the unfolded one to float32 rounding.
+    """
+    kernel = np.asarray(kernel, np.float64)
+    channels = kernel.shape[-1]
+    bias = np.zeros(channels) if bias is None else np.asarray(bias, np.float64)
+    factor = 1.0 / np.sqrt(np.asarray(variance, np.float64) + float(epsilon))
+    if gamma is not None:
+        factor = factor * np.asarray(gamma, np.float64)
+    shift = 0.0 if beta is None else np.asarray(beta, np.float64)
+    folded_bias = (bias - np.asarray(mean, np.float64)) * factor + shift
+    return (kernel * factor).astype(np.float32), folded_bias.astype(np.float32)

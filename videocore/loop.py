@@ -1,107 +1,23 @@
-"""The one training loop: precision, distribution, checkpoints and resume, NaN guard, TensorBoard.
+"""The one training loop: precision, distribution, checkpoints and resume, NaN guard, TensorBoard, evaluation.
 
-Each method brings a *task* (its networks, optimizers, data and one train step); the loop does
-everything else. `train(make_task, config, workdir)`:
-
-1. creates the tf.distribute strategy from `config.loop.distribute` (before any other TF work),
-   sets the precision policy (`config.loop.precision`, "auto" by default; the previous policy is
-   put back when `train` returns), seeds Python, numpy and TF from `config.loop.seed`;
-2. calls `make_task(setup)` inside `strategy.scope()` so that networks and optimizers are built
-   under the strategy and the policy (wrapping optimizers in a LossScaleOptimizer for float16);
-3. restores the latest checkpoint in `workdir/checkpoints` (networks, optimizers, step, data
-   position, schedules, Keras seed-generator states, the task's extra state) or starts fresh;
-4. compiles the step once: `strategy.run(task.train_step)` inside one `tf.function` whose input
-   signature is the distributed dataset's element spec, so it never retraces;
-5. runs until `num_steps` steps or `num_epochs` epochs of data, checkpointing every N steps,
-   every M minutes and on SIGTERM / SIGINT (finish the step, save, return); guards against
-   non-finite and exploding losses by rolling back to the last good checkpoint and skipping the
-   batch; writes TensorBoard scalars / images / text and shows a tqdm bar (log lines off a TTY).
-
-The task (any object; duck-typed):
-
-    networks: {name: keras.Model}, built (their variables exist).
-    optimizers: {name: keras.optimizers.Optimizer}; by default optimizer `name` trains network
-        `name`. The loop may replace entries (LossScaleOptimizer): always look them up through
-        `self.optimizers` inside the step.
-    steps_per_epoch: int, dataset elements (= train steps) per epoch.
-    make_dataset(position, global_batch) -> tf.data.Dataset of *global* batches, one element per
-        train step, starting at `position` = Position(epoch, index) and going on through later
-        epochs (if it ends, the loop calls it again at the position reached). Every tensor in an
-        element has the batch axis first: the loop splits it across replicas.
-    train_step(batch, ctx) -> {name: scalar loss}. Runs on each replica with its share of the
-        batch, inside the compiled step. Return each loss as the mean over the replica's
-        examples; the loop averages them over replicas for logging and the guard. Use
-        `ctx.minimize(tape, loss, name)` (or divide by `ctx.num_replicas` yourself and call
-        `optimizer.scale_loss`) so gradients summed over replicas are those of the global mean.
-
-  Optional:
-    trains: {optimizer name: tuple of network names} when an optimizer is not named after the
-        one network it trains.
-    schedules: {name: [value per epoch]}, e.g. a noise sigma; read as `ctx.value(name)`; kept in
-        the checkpoint (a resumed run uses the checkpoint's table).
-    state: {name: trackable}, extra variables to checkpoint (carried LSTM state,
-        a tf.random.Generator...). Create them in `make_task` (inside the strategy scope).
-        A variable each replica assigns in the step keeps one value per replica in memory, but
-        checkpoints hold the first replica's only: with several replicas a carried LSTM state
-        resumes from replica 0's value (reset it at resume if that matters).
-    sample(step) -> {name: images (N, H, W, 3) uint8 or float in [-1, 1]}: called eagerly on the
-        chief every `sample_every_steps`; written to TensorBoard and as
-        `workdir/samples/<name>/<step>.png` grids.
-    frames_per_step: int, frames one step consumes (default: the global batch), for frames/s.
-
-`ctx.minimize(tape, loss, name, clip_value=None)` clips the gradient of the global loss element-wise
-(after the cross-replica sum, so the bound means the same on any number of replicas). Several
-networks from one forward pass: open one `tf.GradientTape(persistent=True)` and call `minimize`
-once per network with its own loss. Before every checkpoint the loop checks the weights are
-finite (a NaN input can vanish in a ReLU and leave the loss finite while the update breaks the
-weights); non-finite weights are handled like a bad loss (rollback).
-
-Worked example (a one-network regression):
-
-    def make_task(setup):                       # runs inside strategy.scope()
-        return Regression(config, setup)
-
-    class Regression:
-        def __init__(self, config, setup):
-            self.networks = {"net": keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])}
-            self.optimizers = {"net": keras.optimizers.Adam(config.learning_rate)}
-            self.steps_per_epoch = 50
-            self.schedules = {"noise": [0.1, 0.05, 0.0]}        # one value per epoch
-
-        def make_dataset(self, position, global_batch):
-            # any pipeline that can start at (epoch, index), e.g. videocore.data.shuffled_batches
-            return my_batches(global_batch, start=position)
-
-        def train_step(self, batch, ctx):
-            x, y = batch
-            noise = tf.random.stateless_normal(tf.shape(x), seed=ctx.seed("noise"))
-            with tf.GradientTape() as tape:
-                prediction = self.networks["net"](x + ctx.value("noise") * noise, training=True)
-                loss = tf.reduce_mean(tf.square(precision.float32(prediction) - y))
-            ctx.minimize(tape, loss, "net")
-            return {"mse": loss}
-
-    config.loop = videocore.loop.loop_config()
-    config.loop.batch_size = 64
-    config.loop.num_epochs = 3
-    result = videocore.loop.train(make_task, config, workdir)   # resumes if workdir has checkpoints
-
-Randomness that must resume exactly: stateless ops seeded with `ctx.seed(tag)` (different per
-step and replica), Keras layers' own seed generators (checkpointed by the loop), or a
-`tf.random.Generator` in `state`. Stateful `tf.random.*` ops cannot be resumed.
-A WGAN's 5 critic updates per generator update fit in one step: let each dataset element hold
-the 5 critic batches and the generator batch (batch axis first in each), loop over them in
-`train_step`; do weight clipping with a Keras `kernel_constraint` (optimizers apply it after each
-update, in the right distribution context).
+Each method brings a task (its networks, optimizers, data and one train step; the contract is
+the `Task` protocol below, its optional members `OptionalTask`) and calls
+`train(make_task, config, workdir)`, which does the rest: it builds the task under the
+distribution strategy and precision policy of `config.loop`, resumes from `workdir/checkpoints`,
+compiles the step once, runs to `num_steps` / `num_epochs`, checkpoints (every N steps, every M
+minutes, on SIGTERM / SIGINT), rolls back on non-finite or exploding losses, writes TensorBoard
+to `workdir/tensorboard` and runs the task's `evaluate` hook. `Task`'s docstring has a worked example.
 """
 import collections
 import dataclasses
 import datetime
+import numbers
 import pathlib
 import shutil
 import statistics
 import sys
 import time
+import typing
 import zlib
 
 import keras
@@ -112,12 +28,127 @@ import tqdm
 from absl import logging
 
 from videocore import checkpoint
+from videocore import device
 from videocore import distribute
 from videocore import errors
 from videocore import precision
 from videocore import summaries
 
 Position = collections.namedtuple("Position", ["epoch", "index"])
+
+
+class Task(typing.Protocol):
+    """What `train` needs from a method's task (any object with these members; duck-typed).
+
+    The loop may replace entries of `optimizers` (a LossScaleOptimizer under mixed_float16):
+    always look them up through `self.optimizers` inside the step.
+
+    Randomness that must resume exactly: stateless ops seeded with `ctx.seed(tag)` (different per
+    step and replica), Keras layers' own seed generators (checkpointed by the loop), or a
+    `tf.random.Generator` in `state`. Stateful `tf.random.*` ops cannot be resumed.
+    A WGAN's 5 critic updates per generator update fit in one step: let each dataset element hold
+    the 5 critic batches and the generator batch (batch axis first in each), loop over them in
+    `train_step`; do weight clipping with a Keras `kernel_constraint` (optimizers apply it after each
+    update, in the right distribution context). Before every checkpoint the loop checks the weights
+    are finite (a NaN input can vanish in a ReLU and leave the loss finite while the update breaks
+    the weights); non-finite weights are handled like a bad loss (rollback).
+
+    Worked example (a one-network regression):
+
+        def make_task(setup):                       # runs inside strategy.scope()
+            return Regression(config, setup)
+
+        class Regression:
+            def __init__(self, config, setup):
+                self.networks = {"net": keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])}
+                self.optimizers = {"net": keras.optimizers.Adam(config.learning_rate)}
+                self.steps_per_epoch = 50
+                self.schedules = {"noise": [0.1, 0.05, 0.0]}        # one value per epoch
+
+            def make_dataset(self, position, global_batch):
+                # any pipeline that can start at (epoch, index), e.g. videocore.data.shuffled_batches
+                return my_batches(global_batch, start=position)
+
+            def train_step(self, batch, ctx):
+                x, y = batch
+                noise = tf.random.stateless_normal(tf.shape(x), seed=ctx.seed("noise"))
+                with tf.GradientTape() as tape:
+                    prediction = self.networks["net"](x + ctx.value("noise") * noise, training=True)
+                    loss = tf.reduce_mean(tf.square(precision.float32(prediction) - y))
+                ctx.minimize(tape, loss, "net")
+                return {"mse": loss}
+
+            def evaluate(self, step):                   # optional: figures on held-out data
+                x, y = self.held_out
+                return {"mse": float(tf.reduce_mean(tf.square(self.networks["net"](x) - y)))}
+
+        config.loop = videocore.loop.loop_config()
+        config.loop.batch_size = 64
+        config.loop.num_epochs = 3
+        config.loop.eval_every_steps = 100
+        result = videocore.loop.train(make_task, config, workdir)   # resumes if workdir has checkpoints
+        result.evaluation                                           # {"mse": ...} after the last step
+    """
+
+    networks: typing.Dict[str, keras.Model]
+    """{name: keras.Model}, built (their variables exist) in `make_task`."""
+
+    optimizers: typing.Dict[str, keras.optimizers.Optimizer]
+    """{name: optimizer}; optimizer `name` trains network `name` unless `trains` says otherwise."""
+
+    steps_per_epoch: int
+    """Dataset elements (= train steps) per epoch."""
+
+    def make_dataset(self, position: Position, global_batch: int) -> tf.data.Dataset:
+        """The *global* batches from `position` = Position(epoch, index) on, one element per step.
+
+        The dataset goes on through later epochs (if it ends, the loop calls this again at the
+        position reached). Every tensor in an element has the batch axis first: the loop splits
+        it across replicas.
+        """
+
+    def train_step(self, batch, ctx: "StepContext") -> typing.Dict[str, tf.Tensor]:
+        """One step on this replica's share of the batch, inside the compiled step -> {name: scalar loss}.
+
+        Return each loss as the mean over the replica's examples; the loop averages them over
+        replicas for logging and the guard. Use `ctx.minimize(tape, loss, name)` (or divide by
+        `ctx.num_replicas` yourself and call `optimizer.scale_loss`) so gradients summed over
+        replicas are those of the global mean. Several networks from one forward pass: open one
+        `tf.GradientTape(persistent=True)` and call `minimize` once per network with its own loss.
+        """
+
+
+class OptionalTask(Task, typing.Protocol):
+    """Members a task may add to `Task`; the loop looks each one up and does without it if absent."""
+
+    trains: typing.Dict[str, typing.Tuple[str, ...]]
+    """{optimizer name: network names} when an optimizer is not named after the one network it trains."""
+
+    schedules: typing.Dict[str, typing.Sequence[float]]
+    """{name: [value per epoch]}, e.g. a noise sigma, read as `ctx.value(name)`; kept in the checkpoint
+    (a resumed run uses the checkpoint's table)."""
+
+    state: typing.Dict[str, tf.Variable]
+    """{name: trackable}: extra variables to checkpoint (carried LSTM state, a tf.random.Generator...),
+    created in `make_task`. A variable each replica assigns in the step keeps one value per replica
+    in memory, but checkpoints hold the first replica's only: with several replicas a carried LSTM
+    state resumes from replica 0's value (reset it at resume if that matters)."""
+
+    frames_per_step: int
+    """Frames one step consumes (default: the global batch), for the frames/s figures."""
+
+    def sample(self, step: int) -> typing.Dict[str, np.ndarray]:
+        """{name: images (N, H, W, 3) uint8 or float in [-1, 1]}, called eagerly on the chief every
+        `loop.sample_every_steps`; written to TensorBoard and as `workdir/samples/<name>/<step>.png` grids."""
+
+    def evaluate(self, step: int) -> typing.Dict[str, float]:
+        """{name: figure} on data the task holds out, called eagerly on the chief every
+        `loop.eval_every_steps` and once after the last step (not when a signal stops the run).
+
+        Numbers go to `workdir/tensorboard` as `eval/<name>`; the last call's dict is
+        `Result.evaluation`. Keep it cheap: training waits for it (and, with several workers,
+        the other workers too).
+        """
 
 
 def loop_config():
@@ -131,13 +162,15 @@ def loop_config():
     config.distribute = "default"  # default | mirrored | multi_worker (cluster from TF_CONFIG)
     config.cpu_replicas = 1  # mirrored on a CPU-only machine: logical CPU devices to split into
     config.deterministic = False  # tf op determinism (for bit-exact resume; slower on some ops)
-    config.jit_compile = False  # XLA measured 1.5-3x slower than oneDNN on CPU: off by default
+    # None = as videocore.device chooses: off on CPU (XLA measured 1.5-3x slower than oneDNN), on on GPU.
+    config.jit_compile = ml_collections.config_dict.placeholder(bool)
     config.restart = False  # set aside existing checkpoints / summaries and start over
     config.checkpoint_every_steps = 1000
     config.checkpoint_every_minutes = 30.0
     config.keep_checkpoints = 3
     config.log_every_steps = 10  # scalars to TensorBoard, log lines when not on a terminal
     config.sample_every_steps = 500  # task.sample() grids; 0 = never
+    config.eval_every_steps = 0  # task.evaluate() figures; 0 = only after the last step
     config.histogram_every_steps = 0  # weight histograms; 0 = never
     config.guard = ml_collections.ConfigDict()
     config.guard.spike_multiple = 10.0  # loss > this x running median is a spike; <= 0 = off
@@ -161,14 +194,16 @@ class Setup:
     workdir: pathlib.Path
     seed: int
 
-    @property
-    def replica_batch(self):
-        return self.global_batch // self.num_replicas
-
 
 @dataclasses.dataclass
 class Result:
-    """What `train` returns. `stopped_by` names the signal that stopped the run early, if any."""
+    """What `train` returns, and every method's `train_and_evaluate` after it.
+
+    `stopped_by` names the signal that stopped the run early, if any; `losses` are the last step's;
+    `evaluation` is the task's last `evaluate` (empty without the hook, on other workers than the
+    chief, and when a signal stopped the run); `outputs` are files a method wrote after training
+    (the loop leaves it empty).
+    """
 
     task: object
     step: int
@@ -178,6 +213,8 @@ class Result:
     rollbacks: int
     traces: int
     losses: dict
+    evaluation: dict = dataclasses.field(default_factory=dict)
+    outputs: list = dataclasses.field(default_factory=list)
 
 
 class StepContext:
@@ -249,8 +286,8 @@ class StepContext:
         return gradients
 
 
-def train(make_task, config, workdir):
-    """Trains the task `make_task(setup)` builds, as `config.loop` says, in `workdir`.
+def train(make_task: typing.Callable[[Setup], Task], config, workdir) -> Result:
+    """Trains the task `make_task(setup)` builds (a `Task`), as `config.loop` says, in `workdir`.
 
     workdir gets checkpoints/ (resumed automatically), tensorboard/ and samples/. Returns a
     Result (also when stopped by SIGTERM / SIGINT, after saving). Raises ConfigError for a loop
@@ -271,13 +308,9 @@ def train(make_task, config, workdir):
     is_chief = distribute.is_chief(strategy)
     if loop.restart and is_chief:
         _set_aside(workdir)
-    previous_policy = precision.current_policy()
-    policy = precision.apply_policy(loop.precision)
-    try:
+    with precision.policy_scope(loop.precision) as policy:
         trainer = _Trainer(make_task, config, workdir, strategy, policy, is_chief)
         return trainer.run()
-    finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
 
 
 def _check_loop_config(loop):
@@ -397,7 +430,7 @@ class _Trainer:
         task = self.task
         for attribute in ("networks", "optimizers", "steps_per_epoch", "make_dataset", "train_step"):
             if not hasattr(task, attribute):
-                raise TypeError(f"the task has no {attribute!r} (see videocore.loop's docstring)")
+                raise TypeError(f"the task has no {attribute!r} (see videocore.loop.Task)")
         trains = getattr(task, "trains", None) or {name: (name,) for name in task.optimizers}
         for name in task.optimizers:
             missing = [n for n in trains.get(name, ()) if n not in task.networks]
@@ -457,7 +490,8 @@ class _Trainer:
             # One vector, one all-reduce per step: the losses and this worker's stop / save flags.
             return tf.concat([tf.stack(values) if values else tf.zeros([0]), tf.identity(flags)], 0)
 
-        if self.loop.jit_compile:
+        jit_compile = self.loop.jit_compile
+        if jit_compile if jit_compile is not None else device.choices().jit_compile:
             replica_step = tf.function(replica_step, jit_compile=True)
 
         @tf.function(input_signature=[element_spec])
@@ -502,6 +536,10 @@ class _Trainer:
         self._write_position(self.position)
         path = self.checkpointer.save(self.step)
         self.last_save_time = time.monotonic()
+        if path is None and self.is_chief:
+            # The save failed (one warning, earlier checkpoints intact): the last good state stays
+            # the rollback target, and the end of the run tries again (a second failure stops it).
+            return
         self.saved_at = self.step
         self.rollbacks_in_row = 0
         self.guard_at_save = self.guard.snapshot()
@@ -520,10 +558,10 @@ class _Trainer:
 
     def _restore(self):
         """Restores the latest checkpoint unless loop.restart; returns (path, step, position)."""
-        path = None if self.loop.restart else self.checkpointer.latest()
+        # restore() skips damaged checkpoints (one warning each) for the newest readable one.
+        path = None if self.loop.restart else self.checkpointer.restore()
         if path is None:
             return None, 0, Position(0, 0)
-        self.checkpointer.restore(path)
         step = int(self.counters.step.numpy())
         position = Position(int(self.counters.epoch.numpy()), int(self.counters.index.numpy()))
         logging.info("resumed from %s: step %d, epoch %d, batch %d", path, step, *position)
@@ -574,6 +612,7 @@ class _Trainer:
                 resumed_from=resumed_from or "none (fresh start)"),
         }
         self.writer.text(int(self.counters.step.numpy()), texts)
+        self.writer.hparams(self.config)  # a sweep's runs side by side in the HParams tab
 
     def _learning_rates(self):
         rates = {}
@@ -588,6 +627,9 @@ class _Trainer:
         if not self.is_chief or not hasattr(self.task, "sample"):
             return
         images = self.task.sample(step) or {}
+        clips = {name: images.pop(name) for name in list(images) if isinstance(images[name], summaries.Clip)}
+        for name, clip in clips.items():  # animated in TensorBoard's Images tab
+            self.writer.animations(step, {f"samples/{name}": clip.frames}, clip.fps)
         grids = {name: summaries.image_grid(np.asarray(value)) for name, value in images.items()}
         self.writer.images(step, {f"samples/{name}": grid for name, grid in grids.items()})
         for name, grid in grids.items():
@@ -599,60 +641,17 @@ class _Trainer:
         self.writer.histograms(step, values)
 
     def run(self):
-        resumed_from, self.step, self.position = self._restore()
-        self.rollbacks_in_row = 0
-        self.rollbacks = 0
-        self.last_save_time = time.monotonic()
-        self.last_path = resumed_from
-        self.saved_at = self.step
-        if resumed_from is None:
-            self._save()  # a good state to roll back to from the very start
-        self._write_position(self.position)
-        self._write_header(resumed_from)
+        """Set-up and restore, the step loop, the last save and the final evaluation -> Result."""
+        resumed_from = self._start()
         stream = _DataStream(self.strategy, self.task.make_dataset, self.loop.batch_size)
         stream.start(self.position)
         run_step = self._compile_step(stream.element_spec)
-        self.step_times = collections.deque(maxlen=50)
-        self.tty = sys.stderr.isatty()
-        total = self._total_steps()
-        bar = tqdm.tqdm(total=total, initial=min(self.step, total), disable=not self.tty,
-                        unit="step", dynamic_ncols=True)
-        losses, stopped_by = {}, None
         try:
-            with checkpoint.StopSignals() as signals, bar:
-                while not self._done():
-                    save_due = time.monotonic() - self.last_save_time > 60 * self.loop.checkpoint_every_minutes
-                    self.flags.assign([float(signals.received is not None), float(save_due)])
-                    batch = stream.next(self.position)
-                    start = time.perf_counter()
-                    losses, stop, save = run_step(batch)
-                    step_time = time.perf_counter() - start
-                    batch_position, self.position = self.position, self._advance(self.position)
-                    if batch_position.epoch != self.position.epoch:
-                        self.counters.epoch.assign(self.position.epoch)
-                    problem = self.guard.problem(losses)
-                    if problem:
-                        self._rollback(problem, self.step + 1, batch_position)
-                        bar.n = min(self.step, total)
-                        bar.refresh()
-                    else:
-                        self.guard.record(losses)
-                        self.step += 1
-                        bar.update(1)
-                        self._after_step(losses, step_time, bar)
-                    if not self.multi_worker:  # one process: act at once on a signal that came mid-step
-                        stop = stop or signals.received is not None
-                    if not problem and (self.step % self.loop.checkpoint_every_steps == 0 or save or stop
-                                        or self._done()):
-                        if self._weights_finite():
-                            self._save()
-                        else:  # finite losses, but the update broke the weights: never save those
-                            self._rollback("non-finite weights after the update", self.step, batch_position)
-                    if stop:
-                        stopped_by = signals.received or "a signal to another worker"
-                        break
+            losses, stopped_by = self._step_loop(stream, run_step)
             if self.saved_at != self.step and self._weights_finite():
                 self._save()
+            if not stopped_by and self.evaluated_at != self.step:  # a signal asks to exit: no evaluation
+                self._evaluate(self.step)
         finally:
             self.writer.close()
         if stopped_by:
@@ -662,10 +661,65 @@ class _Trainer:
             logging.info("finished at step %d (epoch %d, batch %d); checkpoint %s", self.step,
                          *self.position, self.last_path)
         return Result(task=self.task, step=self.step, position=self.position, checkpoint=self.last_path,
-                      stopped_by=stopped_by, rollbacks=self.rollbacks, traces=self.traces, losses=losses)
+                      stopped_by=stopped_by, rollbacks=self.rollbacks, traces=self.traces, losses=losses,
+                      evaluation=self.evaluation)
+
+    def _start(self):
+        """Restores the latest checkpoint (or saves step 0 to roll back to) and writes the run's header."""
+        resumed_from, self.step, self.position = self._restore()
+        self.rollbacks_in_row = 0
+        self.rollbacks = 0
+        self.last_save_time = time.monotonic()
+        self.last_path = resumed_from
+        self.saved_at = self.step
+        self.evaluated_at = None
+        self.evaluation = {}
+        self.step_times = collections.deque(maxlen=50)
+        self.tty = sys.stderr.isatty()
+        if resumed_from is None:
+            self._save()  # a good state to roll back to from the very start
+        self._write_position(self.position)
+        self._write_header(resumed_from)
+        return resumed_from
+
+    def _step_loop(self, stream, run_step):
+        """Steps until done or stopped -> (the last step's losses, what stopped the run or None)."""
+        total = self._total_steps()
+        bar = tqdm.tqdm(total=total, initial=min(self.step, total), disable=not self.tty,
+                        unit="step", dynamic_ncols=True)
+        losses = {}
+        with checkpoint.StopSignals() as signals, bar:
+            while not self._done():
+                save_due = time.monotonic() - self.last_save_time > 60 * self.loop.checkpoint_every_minutes
+                self.flags.assign([float(signals.received is not None), float(save_due)])
+                batch = stream.next(self.position)
+                start = time.perf_counter()
+                losses, stop, save = run_step(batch)
+                step_time = time.perf_counter() - start
+                batch_position, self.position = self.position, self._advance(self.position)
+                if batch_position.epoch != self.position.epoch:
+                    self.counters.epoch.assign(self.position.epoch)
+                problem = self.guard.problem(losses)
+                if problem:
+                    self._rollback(problem, self.step + 1, batch_position)
+                    bar.n = min(self.step, total)
+                    bar.refresh()
+                else:
+                    self.guard.record(losses)
+                    self.step += 1
+                    bar.update(1)
+                    self._after_step(losses, step_time, bar)
+                if not self.multi_worker:  # one process: act at once on a signal that came mid-step
+                    stop = stop or signals.received is not None
+                if not problem and (self.step % self.loop.checkpoint_every_steps == 0 or save or stop
+                                    or self._done()):
+                    self._save_or_roll_back(batch_position)
+                if stop:
+                    return losses, signals.received or "a signal to another worker"
+        return losses, None
 
     def _after_step(self, losses, step_time, bar):
-        """Progress, scalars, samples and histograms after a good step."""
+        """Progress, scalars, samples, histograms and evaluation after a good step."""
         step, position = self.step, self.position
         self.step_times.append(step_time)
         frames_per_second = self.frames_per_step / step_time
@@ -683,6 +737,29 @@ class _Trainer:
             self._sample(step)
         if self.loop.histogram_every_steps and step % self.loop.histogram_every_steps == 0:
             self._histograms(step)
+        if self.loop.eval_every_steps and step % self.loop.eval_every_steps == 0:
+            self._evaluate(step)
+
+    def _save_or_roll_back(self, batch_position):
+        """Checkpoints after a good step, unless the update broke the weights (then rolls back)."""
+        if self._weights_finite():
+            self._save()
+        else:  # finite losses, but the update broke the weights: never save those
+            self._rollback("non-finite weights after the update", self.step, batch_position)
+
+    def _evaluate(self, step):
+        """The task's `evaluate` on the chief: figures to TensorBoard as eval/<name>, kept for the Result."""
+        self.evaluated_at = step
+        evaluate = getattr(self.task, "evaluate", None)
+        if evaluate is None or not self.is_chief:
+            return
+        figures = evaluate(step)
+        if not isinstance(figures, dict):
+            raise TypeError(f"evaluate must return a dict {{name: float}}, got {type(figures).__name__}")
+        self.evaluation = dict(figures)
+        numbers_only = {name: float(value) for name, value in figures.items() if isinstance(value, numbers.Real)}
+        self.writer.scalars(step, {f"eval/{name}": value for name, value in numbers_only.items()})
+        logging.info("step %d: evaluation %s", step, " ".join(f"{k} {v:.4g}" for k, v in numbers_only.items()))
 
     def _log_line(self, step, position, losses, step_times):
         median = statistics.median(step_times)

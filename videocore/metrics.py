@@ -26,7 +26,7 @@ FID_SIZE = 299
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 # SSIM constants of Wang et al. 2004: 11x11 Gaussian window of sigma 1.5, K1 = 0.01, K2 = 0.03.
 _SSIM_SIGMA = 1.5
-_SSIM_RADIUS = 5
+_SSIM_WINDOW = 11
 _SSIM_K1, _SSIM_K2 = 0.01, 0.03
 
 
@@ -229,67 +229,59 @@ def fid(frames_a, frames_b, batch_size=32, dtype="float32", progress=False):
 # Per-frame fidelity
 
 
-def _frame_psnr(a, b, data_range):
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10.0 * np.log10(data_range ** 2 / mse))
+def _paired_batches(a, b, name, check=None, batch_size=16):
+    """Stacks frame pairs of `a` and `b` into uint8 batches ((n, H, W, 3), (n, H, W, 3)), n <= batch_size.
+
+    A batch ends where the frame size changes (tf.image takes one size per batch); `check(frame)`
+    may raise for a frame the measure cannot take. UserInputError for different sizes or no frames.
+    """
+    if isinstance(a, np.ndarray) and a.ndim == 3:
+        a, b = a[None], np.asarray(b)[None]
+    batch_a, batch_b, count = [], [], 0
+    for frame_a, frame_b in _pairs(a, b):
+        if frame_a.shape != frame_b.shape:
+            raise errors.UserInputError(f"{name}: frame sizes differ, {frame_a.shape} vs {frame_b.shape}")
+        if check is not None:
+            check(frame_a)
+        if batch_a and (len(batch_a) == batch_size or batch_a[0].shape != frame_a.shape):
+            yield np.stack(batch_a), np.stack(batch_b)
+            batch_a, batch_b = [], []
+        batch_a.append(frame_a)
+        batch_b.append(frame_b)
+        count += 1
+    if not count:
+        raise errors.UserInputError(f"{name}: no frames given")
+    yield np.stack(batch_a), np.stack(batch_b)
 
 
 def psnr(a, b):
-    """Peak signal-to-noise ratio in dB (peak 255), averaged over frames.
+    """Peak signal-to-noise ratio in dB (peak 255), averaged over frames (tf.image.psnr per frame).
 
     a, b: RGB uint8 (H, W, 3) images, (N, H, W, 3) arrays or iterables of frames of equal sizes.
     Returns inf when every frame is identical.
     """
-    if isinstance(a, np.ndarray) and a.ndim == 3:
-        a, b = a[None], np.asarray(b)[None]
-    values = []
-    for frame_a, frame_b in _pairs(a, b):
-        if frame_a.shape != frame_b.shape:
-            raise errors.UserInputError(f"psnr: frame sizes differ, {frame_a.shape} vs {frame_b.shape}")
-        values.append(_frame_psnr(frame_a, frame_b, 255.0))
-    if not values:
-        raise errors.UserInputError("psnr: no frames given")
-    return float(np.mean(values))
+    values = [tf.image.psnr(batch_a, batch_b, max_val=255).numpy()
+              for batch_a, batch_b in _paired_batches(a, b, "psnr")]
+    return float(np.mean(np.concatenate(values)))
 
 
-def _frame_ssim(a, b, data_range):
-    """Mean SSIM of one image pair (H, W, C), Gaussian-weighted statistics per channel."""
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    c1, c2 = (_SSIM_K1 * data_range) ** 2, (_SSIM_K2 * data_range) ** 2
-    window = (2 * _SSIM_RADIUS + 1, 2 * _SSIM_RADIUS + 1)
-
-    def blur(image):
-        return cv2.GaussianBlur(image, window, _SSIM_SIGMA, borderType=cv2.BORDER_REFLECT)
-
-    mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a ** 2
-    var_b = blur(b * b) - mu_b ** 2
-    covariance = blur(a * b) - mu_a * mu_b
-    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * covariance + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
-    # Borders where the window leaves the image are left out, as in Wang et al.'s reference code.
-    inner = ssim_map[_SSIM_RADIUS:-_SSIM_RADIUS, _SSIM_RADIUS:-_SSIM_RADIUS]
-    return float(inner.mean())
+def _check_ssim_size(frame):
+    if min(frame.shape[:2]) < _SSIM_WINDOW:
+        raise errors.UserInputError(f"ssim: frames of {frame.shape[:2]} are smaller than the 11x11 window")
 
 
 def ssim(a, b):
-    """Structural similarity (Wang et al. 2004, Eq. 13), 11x11 Gaussian window σ=1.5, per channel.
+    """Structural similarity (Wang et al. 2004, Eq. 13) by tf.image.ssim: 11x11 Gaussian window σ=1.5,
+    K1 = 0.01, K2 = 0.03, statistics per channel over the window positions inside the image.
 
     a, b: RGB uint8 (H, W, 3) images, (N, H, W, 3) arrays or iterables of frames of equal
     sizes, each side at least 11 pixels. Returns the mean over pixels, channels and frames, in
     [-1, 1] (1 = identical).
     """
-    if isinstance(a, np.ndarray) and a.ndim == 3:
-        a, b = a[None], np.asarray(b)[None]
-    values = []
-    for frame_a, frame_b in _pairs(a, b):
-        if frame_a.shape != frame_b.shape:
-            raise errors.UserInputError(f"ssim: frame sizes differ, {frame_a.shape} vs {frame_b.shape}")
-        if min(frame_a.shape[:2]) <= 2 * _SSIM_RADIUS:
-            raise errors.UserInputError(f"ssim: frames of {frame_a.shape[:2]} are smaller than the 11x11 window")
-        values.append(_frame_ssim(frame_a, frame_b, 255.0))
-    if not values:
-        raise errors.UserInputError("ssim: no frames given")
-    return float(np.mean(values))
+    values = [tf.image.ssim(batch_a, batch_b, max_val=255, filter_size=_SSIM_WINDOW, filter_sigma=_SSIM_SIGMA,
+                            k1=_SSIM_K1, k2=_SSIM_K2).numpy()
+              for batch_a, batch_b in _paired_batches(a, b, "ssim", check=_check_ssim_size)]
+    return float(np.mean(np.concatenate(values)))
 
 
 # ---------------------------------------------------------------------------------------------

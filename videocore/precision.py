@@ -5,6 +5,7 @@ is ~2x faster than float32 on CPUs that have them and far slower on CPUs that do
 mixed_float16 needs loss scaling. Losses, KL terms, softmax / sigmoid outputs and variances should
 stay float32 whatever the policy: cast with `float32(x)` before computing them.
 """
+import contextlib
 import pathlib
 
 import keras
@@ -77,6 +78,17 @@ def apply_policy(name="auto"):
 
 def current_policy():
     return keras.mixed_precision.global_policy().name
+
+
+@contextlib.contextmanager
+def policy_scope(name="auto"):
+    """`apply_policy(name)` for the layers built inside the block; the previous global policy is put
+    back on leaving it, also when it raises. Yields the policy name chosen."""
+    previous = current_policy()
+    try:
+        yield apply_policy(name)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def needs_loss_scaling(policy):

@@ -1,4 +1,6 @@
-"""TensorBoard writing for training: scalars, image grids (also saved as PNG), text and histograms."""
+"""TensorBoard writing: scalars, image grids (also saved as PNG), animated clips, text, histograms, hparams."""
+import dataclasses
+import io
 import os
 import pathlib
 import platform
@@ -78,6 +80,45 @@ def environment_markdown(**facts):
     return "\n".join(lines)
 
 
+def config_hparams(config):
+    """A (nested) ConfigDict or dict as flat {"section.name": bool / int / float / str} for the HParams tab.
+
+    Values the plugin cannot hold (tuples, None, ...) become their text.
+    """
+    values = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+    flat = {}
+
+    def visit(prefix, value):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                visit(f"{prefix}{key}.", item)
+        elif isinstance(value, (bool, int, float, str)):
+            flat[prefix[:-1]] = value
+        else:
+            flat[prefix[:-1]] = str(value)
+
+    visit("", values)
+    return flat
+
+
+def gif_bytes(frames, fps):
+    """frames (T, H, W, 3) uint8 or float in [-1, 1] -> a looping GIF, encoded in memory."""
+    images = [PIL.Image.fromarray(frame) for frame in to_uint8_images(frames)]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], loop=0,
+                   duration=int(round(1000 / fps)), optimize=False)
+    return buffer.getvalue()
+
+
+@dataclasses.dataclass
+class Clip:
+    """A task's `sample` may return these beside images: frames (T, H, W, 3) uint8 / float in [-1, 1]
+    that the loop writes as an animated GIF summary (`Writer.animations`)."""
+
+    frames: np.ndarray
+    fps: float
+
+
 class Writer:
     """Writes summaries to one TensorBoard run directory; does nothing when `enabled` is False.
 
@@ -121,9 +162,36 @@ class Writer:
             for tag, value in values.items():
                 tf.summary.histogram(tag, tf.cast(tf.convert_to_tensor(value), tf.float32))
 
-    def flush(self):
-        if self.enabled:
-            self._writer.flush()
+    def hparams(self, config):
+        """The run's config as hyperparameters (TensorBoard's HParams tab, to compare the runs of a sweep).
+
+        The tab's metric columns are the run's scalars (eval/... are the final quality figures).
+        """
+        if not self.enabled:
+            return
+        from tensorboard.plugins.hparams import api as hparams_api  # only writers of hparams need it
+
+        with self._writer.as_default():
+            hparams_api.hparams(config_hparams(config))
+
+    def animations(self, step, clips, fps):
+        """clips: {tag: (T, H, W, 3) uint8 / float in [-1, 1]} as animated GIFs in the Images tab.
+
+        tf.summary.image would store T separate PNGs; the image plugin serves any encoded image, and a
+        browser plays a GIF.
+        """
+        if not self.enabled:
+            return
+        from tensorboard.plugins.image import metadata as image_metadata
+
+        with self._writer.as_default(step=step):
+            for tag, frames in clips.items():
+                encoded = gif_bytes(frames, fps)
+                height, width = to_uint8_images(frames[:1]).shape[1:3]
+                # The image plugin's layout: [width, height, encoded image, ...] as strings.
+                tensor = tf.constant([str(width), str(height), encoded])
+                tf.summary.write(tag, tensor, metadata=image_metadata.create_summary_metadata(
+                    display_name=None, description=f"{len(frames)} frames at {fps:g} fps (GIF)"))
 
     def close(self):
         if self.enabled:

@@ -38,6 +38,7 @@ def test_objective_by_hand():
     assert float(dream.dream_objective([activation, activation], (), "mean", [8.0, 4.0])) == pytest.approx(3.5 + 7)
 
 
+@pytest.mark.slow  # 12 dream steps at mixed3: ~12 s
 def test_objective_rises_over_iterations_with_real_weights(inception, cat):
     dreamer = dream.Dreamer(inception, ["mixed3"], compute_dtype="float32")
     shifts = np.zeros((1, 8, 2), np.int32)

@@ -43,7 +43,7 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, monkeypatch)
     assert reference.frames == 8 and reference.fps == video.probe(source).fps
 
     dreamed = []
-    original = dream_video_lib._Run.dream_frame
+    original = dream_video_lib._FrameLoop.dream_frame
 
     def crash_at_frame_5(self, index, start, values):
         if index == 5:
@@ -51,7 +51,7 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, monkeypatch)
         dreamed.append(index)
         return original(self, index, start, values)
 
-    monkeypatch.setattr(dream_video_lib._Run, "dream_frame", crash_at_frame_5)
+    monkeypatch.setattr(dream_video_lib._FrameLoop, "dream_frame", crash_at_frame_5)
     output = tmp_path / "resumed.mp4"
     with pytest.raises(RuntimeError, match="simulated"):
         dream_video_lib.dream_video(config, source, output, progress=False)
@@ -59,7 +59,7 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, monkeypatch)
     assert dreamed == [0, 1, 2, 3, 4]  # frames 3 and 4 are done but not yet in a saved state
 
     dreamed.clear()
-    monkeypatch.setattr(dream_video_lib._Run, "dream_frame", lambda self, index, start, values: (
+    monkeypatch.setattr(dream_video_lib._FrameLoop, "dream_frame", lambda self, index, start, values: (
         dreamed.append(index), original(self, index, start, values))[1])
     resumed = dream_video_lib.dream_video(config, source, output, progress=False)
     assert dreamed == [3, 4, 5, 6, 7]  # from the state saved after frame 2
@@ -106,14 +106,14 @@ def test_frame_values_follow_keyframes_and_the_layer_schedule(tmp_path):
     config = configs.default()
     config.layer_schedule = "mixed0,inception_3b,mixed3"
     config.keyframes = "10: learning_rate=0.1 num_octaves=2; 1s: jitter=0"
-    run = dream_video_lib._Run(config, video.sample_clip("bigbuckbunny"), tmp_path / "out.mp4")
-    assert [run.frame_values(i)["dream_layers"] for i in range(6)] == [
+    plan = dream_video_lib.Plan(config, video.sample_clip("bigbuckbunny"), tmp_path / "out.mp4")
+    assert [plan.frame_values(i)["dream_layers"] for i in range(6)] == [
         "mixed0", "mixed2", "mixed3", "mixed2", "mixed0", "mixed2"]
     halfway = config.learning_rate + (0.1 - config.learning_rate) / 2
-    assert run.frame_values(5)["learning_rate"] == pytest.approx(halfway)
-    assert run.frame_values(5)["num_octaves"] == 3 and run.frame_values(10)["num_octaves"] == 2
-    assert run.frame_values(24)["jitter"] == 1 and run.frame_values(25)["jitter"] == 0  # 32 -> 0 over 25 frames
-    assert run.expected_frames() == 132
+    assert plan.frame_values(5)["learning_rate"] == pytest.approx(halfway)
+    assert plan.frame_values(5)["num_octaves"] == 3 and plan.frame_values(10)["num_octaves"] == 2
+    assert plan.frame_values(24)["jitter"] == 1 and plan.frame_values(25)["jitter"] == 0  # 32 -> 0 over 25 frames
+    assert plan.expected_frames() == 132
 
 
 @pytest.mark.parametrize("overrides, match", [
@@ -160,18 +160,37 @@ def test_script_prints_bad_input_in_one_line(tmp_path):
 def test_frames_over_the_memory_budget_are_tiled_or_refused(tmp_path):
     source = video.sample_clip("carphone")
     config = tiny(size="320x240")
-    dreamer = dream_video_lib._Run(config, source, tmp_path / "out.mp4").dreamer("mixed2", ())
+    dreamer = dream_video_lib.Plan(config, source, tmp_path / "out.mp4").dreamer("mixed2", ())
     # A budget that holds half of what the untiled frame needs.
     untiled = (dream_video_lib._MEMORY_FIXED_BYTES
                + dream_video_lib._MEMORY_PER_ACTIVATION_BYTE * dreamer.net.activation_bytes(240, 320))
     config.memory_budget_gb = (untiled + dream_video_lib._MEMORY_FIXED_BYTES) / 2 / 2**30
-    run = dream_video_lib._Run(config, source, tmp_path / "out.mp4")
-    tile_size, margin = run.tiles(dreamer)
+    plan = dream_video_lib.Plan(config, source, tmp_path / "out.mp4")
+    tile_size, margin = plan.tiles(dreamer)
     assert 0 < tile_size < 320 and tile_size % 8 == 0 and margin == config.tile_margin
-    run = dream_video_lib._Run(tiny(size="320x240", memory_budget_gb=0.01), source, tmp_path / "out.mp4")
+    plan = dream_video_lib.Plan(tiny(size="320x240", memory_budget_gb=0.01), source, tmp_path / "out.mp4")
     with pytest.raises(errors.ConfigError, match="does not fit in 0.0 GB even in tiles"):
-        run.tiles(dreamer)
+        plan.tiles(dreamer)
     # Explicit tiles run end to end.
     result = dream_video_lib.dream_video(tiny(end=0.1, tile_size=48, tile_margin=16), source,
                                          tmp_path / "tiled.mp4", progress=False)
     assert result.frames == 3 and video.probe(tmp_path / "tiled.mp4").frame_count == 3
+
+
+def test_run_state_fingerprint_and_resume_point(tmp_path):
+    source = video.sample_clip("carphone")
+    config = tiny(end=0.1)
+    same = dream_video_lib.fingerprint(tiny(end=0.1, checkpoint_every=7, keep_workdir=True), source)
+    assert dream_video_lib.fingerprint(config, source) == same  # run-only fields may change on resume
+    assert dream_video_lib.fingerprint(tiny(end=0.1, learning_rate=0.2), source) != same
+    workdir = dream_video_lib._WorkDir(tmp_path / "work", same)
+    fresh = dream_video_lib._Resume.load(workdir)
+    assert (fresh.next_frame, fresh.complete, fresh.memory_budget) == (0, False, None)
+    raw = np.zeros((4, 6, 3), np.uint8)
+    workdir.save_state(3, raw.astype(np.float32), raw, seed=0, memory_budget=2.0**30)
+    resumed = dream_video_lib._Resume.load(workdir)
+    assert (resumed.next_frame, resumed.complete, resumed.memory_budget) == (3, False, 2.0**30)
+    np.testing.assert_array_equal(resumed.previous_raw, raw)
+    plan = dream_video_lib.Plan(config, source, tmp_path / "out.mp4")
+    plan.keep_memory_budget(resumed.memory_budget)
+    assert plan.memory_budget() == 2.0**30  # not re-measured from the memory free now

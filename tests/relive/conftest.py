@@ -52,23 +52,23 @@ def _trained(tmp_path_factory, frame_cache, model, penalty="gradient"):
     if model == "predictor":
         config.data.holdout_fraction = 0.25
         config.eval.clips = 2
-    outcome = train.train_and_evaluate(config, workdir)
-    return config, workdir, outcome
+    result = train.train_and_evaluate(config, workdir)
+    return config, workdir, result
 
 
 @pytest.fixture(scope="session")
 def trained_wgan(tmp_path_factory, frame_cache):
-    """(config, workdir, Outcome) of a 3-step WGAN-GP run."""
+    """(config, workdir, loop Result) of a 3-step WGAN-GP run."""
     return _trained(tmp_path_factory, frame_cache, "wgan")
 
 
 @pytest.fixture(scope="session")
 def trained_conditional(tmp_path_factory, frame_cache):
-    """(config, workdir, Outcome) of a 3-step conditional WGAN run with weight clipping."""
+    """(config, workdir, loop Result) of a 3-step conditional WGAN run with weight clipping."""
     return _trained(tmp_path_factory, frame_cache, "conditional", "clip")
 
 
 @pytest.fixture(scope="session")
 def trained_predictor(tmp_path_factory, frame_cache):
-    """(config, workdir, Outcome) of a 3-step LSTM predictor run, evaluated on 2 held-out clips."""
+    """(config, workdir, loop Result) of a 3-step LSTM predictor run, evaluated on 2 held-out clips."""
     return _trained(tmp_path_factory, frame_cache, "predictor")

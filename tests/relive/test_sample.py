@@ -89,7 +89,7 @@ def test_relive_a_photo_with_both_models(trained_conditional, trained_predictor,
 
 def test_restoring_needs_a_fitting_checkpoint(trained_wgan, tmp_path):
     config, workdir, _ = trained_wgan
-    with pytest.raises(errors.CheckpointError, match="no checkpoint"):
+    with pytest.raises(errors.CheckpointError, match="an empty folder, not a relive run"):
         sample.load_networks(config, tmp_path, "wgan")
     # The sizes saved with the run win over the config passed in ...
     other = configs.quick()
@@ -103,3 +103,16 @@ def test_restoring_needs_a_fitting_checkpoint(trained_wgan, tmp_path):
             sample.load_networks(other, workdir, "wgan")
     finally:
         (tmp_path / "saved.json").rename(workdir / sample.RUN_CONFIG)
+
+
+def test_gif_and_mp4_get_the_permissions_of_a_plain_open(tmp_path):
+    # mkstemp creates its file 0600; the outputs must not stay private (they did, for the GIF).
+    frames = np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    written = sample.write_clip(tmp_path / "clip", frames, fps=8)
+    with open(tmp_path / "plain", "w"):
+        pass
+    plain_mode = (tmp_path / "plain").stat().st_mode & 0o777
+    assert sorted(path.name for path in written) == ["clip.gif", "clip.mp4"]
+    assert {path.name: path.stat().st_mode & 0o777 for path in written} == {
+        "clip.gif": plain_mode, "clip.mp4": plain_mode}
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["clip.gif", "clip.mp4", "plain"]  # no temp left

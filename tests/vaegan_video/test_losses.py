@@ -63,3 +63,50 @@ def test_losses_are_float32_scalars_from_bfloat16_inputs():
     value = losses.kl_divergence(mu, tf.zeros_like(mu))
     assert value.dtype == tf.float32 and value.shape == ()
     assert losses.pixel_mse(tf.zeros((1, 2, 2, 3), tf.bfloat16), tf.ones((1, 2, 2, 3))).numpy() == 1.0
+
+
+def test_cross_entropies_from_logits_equal_the_logs_and_stay_finite():
+    logits = np.array([[2.0], [-1.0]], np.float32)
+    p = 1 / (1 + np.exp(-logits))
+    real, bar, prior = losses.gan_terms_from_logits(logits, -logits, logits)
+    assert real.numpy() == pytest.approx(-np.log(p).mean(), rel=1e-6)
+    assert bar.numpy() == pytest.approx(-np.log(1 - (1 - p)).mean(), rel=1e-6)
+    assert prior.numpy() == pytest.approx(-np.log(1 - p).mean(), rel=1e-6)
+    # A Dis of ~1e-35 on a real frame: the clipped log is stuck at -log(1e-8) with no gradient, the logit form
+    # gives the true cost and a gradient of -1 per frame.
+    saturated = tf.constant([[-80.0]])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(saturated)
+        from_logits = losses.gan_terms_from_logits(saturated, -saturated, -saturated)[0]
+        clipped = losses.gan_loss(tf.sigmoid(saturated), tf.zeros((1, 1)), tf.zeros((1, 1)))
+    assert from_logits.numpy() == pytest.approx(80.0)
+    assert tape.gradient(from_logits, saturated).numpy() == pytest.approx(-1.0)
+    assert tape.gradient(clipped, saturated).numpy() == 0.0
+
+
+def test_released_gan_terms_and_reduction_against_numpy():
+    d = np.array([[0.9], [0.0], [1.0], [0.3]], np.float32)
+    real, bar, prior = (t.numpy() for t in losses.gan_terms_released(d, d, 1 - d))
+    clipped = np.clip(d, 1e-10, 1)
+    assert real == pytest.approx(np.mean(-np.log(clipped + 1e-12)), rel=1e-5)
+    # The clip acts on Dis, not on 1 - Dis: Dis = 1 on a fake frame costs -log(1e-12).
+    assert bar == pytest.approx(np.mean(-np.log(1 - clipped + 1e-12)), rel=1e-5) and bar > -np.log(1e-12) / 4 - 1
+    assert prior == pytest.approx(np.mean(-np.log(1 - np.clip(1 - d, 1e-10, 1) + 1e-12)), rel=1e-5)
+    terms = [tf.constant(v) for v in (1.0, 2.0, 3.0)]
+    assert losses.combine_gan_terms(*terms).numpy() == 6.0
+    assert losses.combine_gan_terms(*terms, reduction="released", batch_size=12).numpy() == pytest.approx(6.0 / 12 / 6)
+    with pytest.raises(ValueError):
+        losses.combine_gan_terms(*terms, reduction="released")
+
+
+def test_kl_clip_and_objective_clip():
+    mu, log_var = np.array([[7.0, 0.1]], np.float32), np.array([[-9.0, 0.2]], np.float32)
+    clipped = np.clip(mu, -5, 5), np.clip(log_var, -5, 5)
+    per_element = -0.5 * (1 + clipped[1] - clipped[0] ** 2 - np.exp(clipped[1]))
+    assert losses.kl_divergence(mu, log_var, clip=5.0).numpy() == pytest.approx(per_element.mean(), rel=1e-6)
+    value = tf.Variable(150.0)
+    with tf.GradientTape(persistent=True) as tape:
+        above = losses.clip_objective(value * 1.0, (-100, 100))
+        inside = losses.clip_objective(value * 0.5, (-100, 100))
+    assert above.numpy() == 100.0 and tape.gradient(above, value).numpy() == 0.0
+    assert inside.numpy() == 75.0 and tape.gradient(inside, value).numpy() == 0.5

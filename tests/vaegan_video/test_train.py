@@ -73,7 +73,7 @@ def test_each_network_gets_the_gradient_of_its_own_objective(film, tmp_path):
         d_p = dis(x_p, training=True)[-1]
         kl = losses.kl_divergence(mu, log_var)
         like = losses.learned_similarity(f_real, f_bar)
-        gan = losses.gan_loss(d_real, d_bar, d_p)
+        gan = tf.add_n(losses.gan_terms_from_logits(d_real, d_bar, d_p))  # Dis returns logits
         own = {"encoder": kl + like, "decoder": 2.5 * like - gan, "discriminator": gan}
     for name in train.NETWORKS:
         variables = task.networks[name].trainable_variables
@@ -133,6 +133,7 @@ def test_training_writes_checkpoints_summaries_and_sample_grids(trained):
         assert any(name in tag for tag in tags), (name, tags)
 
 
+@pytest.mark.slow  # three training runs: ~20 s
 def test_noise_schedule_follows_the_epoch_and_survives_resume(film, tmp_path):
     config = tiny_config(film, tmp_path / "cache")
     config.noise_schedule = (0.5, 0.125)
@@ -171,6 +172,7 @@ def test_reconstruction_keeps_every_frame_the_rate_and_the_audio(trained, film, 
     assert (side.width, side.height, side.frame_count) == (64, 32, 19)
 
 
+@pytest.mark.slow  # a fresh process: ~12 s
 def test_saved_models_match_keras_in_a_fresh_process(trained, tmp_path):
     config, workdir, _ = trained
     paths = export.export_models(config, workdir, tmp_path / "export")

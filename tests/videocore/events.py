@@ -19,3 +19,13 @@ def decode_image(value):
 def wall_times(logdir, tag):
     """Wall-clock times (s) at which the summaries of `tag` were written, in step order."""
     return [wall_time for _, wall_time, _ in summaries.read_back(logdir, tag)]
+
+
+def plugin_content(logdir, tag):
+    """(plugin name, plugin_data content bytes) of `tag`'s summary metadata: what e.g. HParams reads."""
+    from tensorboard.backend.event_processing import event_accumulator
+
+    accumulator = event_accumulator.EventAccumulator(str(logdir), size_guidance={event_accumulator.TENSORS: 0})
+    accumulator.Reload()
+    metadata = accumulator.SummaryMetadata(tag)
+    return metadata.plugin_data.plugin_name, metadata.plugin_data.content

@@ -3,12 +3,14 @@ import os
 import signal
 
 import numpy as np
+import pytest
 
 from tests.videocore import workers
 
 STEPS = 300
 
 
+@pytest.mark.slow  # a killed training process and two more runs: ~40 s
 def test_sigkilled_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_path):
     # Op determinism + a fixed seed; dropout (a Keras seed generator), stateless noise seeded by
     # the step, a per-epoch schedule and a shuffled dataset rebuilt from its position all have to

@@ -102,6 +102,7 @@ def test_loads_without_our_package(exported):
     assert "videocore imported: False" in exported["stdout"]
 
 
+@pytest.mark.slow  # saved_model_cli is a subprocess: ~7 s
 def test_saved_model_cli_lists_the_signatures(exported):
     cli = pathlib.Path(sys.executable).with_name("saved_model_cli")
     command = [str(cli)] if cli.exists() else [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
@@ -128,6 +129,13 @@ def test_bfloat16_model_exports_float32_rounded_uint8(tmp_path):
     frames = np.random.default_rng(1).integers(0, 256, (1, 6, 10, 3), dtype=np.uint8)
     output = tf.saved_model.load(str(path)).signatures["serving_default"](frames=tf.constant(frames))["frames"]
     assert output.dtype == tf.uint8 and output.shape == frames.shape
+    # The bf16 net's output, quantised by hand in float64: (y + 1) * 127.5 rounded half to even, clipped.
+    y = model(frames.astype(np.float32) / 127.5 - 1.0).numpy().astype(np.float64)
+    assert model.compute_dtype == "bfloat16"
+    np.testing.assert_array_equal(output.numpy(), np.clip(np.round((y + 1.0) * 127.5), 0, 255).astype(np.uint8))
+    # Quantising in bf16 instead (no cast to float32 first) gives other values: the check above can tell.
+    in_bf16 = tf.cast(tf.round((tf.cast(y, tf.bfloat16) + 1.0) * 127.5), tf.float32).numpy()
+    assert np.any(np.clip(in_bf16, 0, 255).astype(np.uint8) != output.numpy())
 
 
 def test_latents_model_and_replacing_an_export(tmp_path):

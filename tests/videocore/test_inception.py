@@ -156,6 +156,7 @@ def test_prepare_weights_converts_once_into_the_cache(tmp_path, monkeypatch, whe
         np.testing.assert_array_equal(arrays["moving_mean_93"], raw["net.layers.mixed_10.tower_2_conv.mean"])
 
 
+@pytest.mark.slow  # ~8 s
 def test_auto_prefers_the_users_file(tmp_path, monkeypatch, real_model):
     user_file = tmp_path / "mine.weights.h5"
     real_model.save_weights(user_file)
@@ -200,6 +201,7 @@ def _batchnorm_correlations(model, params, images):
     return np.nan_to_num(np.array(correlations))
 
 
+@pytest.mark.slow  # ~9 s
 def test_activations_track_the_stored_batchnorm_statistics(real_model, real_params):
     images = _natural_batch(299)
     real = _batchnorm_correlations(real_model, real_params, images)

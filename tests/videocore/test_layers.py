@@ -63,3 +63,30 @@ def test_keras_can_save_and_load_it(tmp_path):
     loaded = keras.saving.load_model(path)
     assert loaded.layers[0].momentum == 0.8
     np.testing.assert_allclose(loaded.layers[0].moving_mean.numpy(), model.layers[0].moving_mean.numpy())
+
+
+@pytest.mark.parametrize("scale,center,use_bias", [(True, True, True), (False, True, False), (True, False, False)])
+def test_folded_conv_equals_conv_then_batch_norm(scale, center, use_bias):
+    rng = np.random.default_rng(0)
+    conv = keras.layers.Conv2D(5, 3, padding="same", use_bias=use_bias, dtype="float32")
+    norm = keras.layers.BatchNormalization(scale=scale, center=center, epsilon=1e-3, dtype="float32")
+    x = tf.constant(rng.normal(size=(2, 7, 6, 4)), tf.float32)
+    conv.build(x.shape)
+    norm.build((2, 7, 6, 5))
+    # Statistics far from the initial 0 / 1, so a folding that ignored any of them would show.
+    norm.moving_mean.assign(rng.normal(size=5))
+    norm.moving_variance.assign(rng.uniform(0.2, 3.0, size=5))
+    if scale:
+        norm.gamma.assign(rng.uniform(0.5, 2.0, size=5))
+    if center:
+        norm.beta.assign(rng.normal(size=5))
+    if use_bias:
+        conv.bias.assign(rng.normal(size=5))
+    expected = norm(conv(x), training=False).numpy()
+    kernel, bias = layers.fold_batch_norm(
+        conv.kernel.numpy(), conv.bias.numpy() if use_bias else None, norm.moving_mean.numpy(),
+        norm.moving_variance.numpy(), norm.epsilon, gamma=norm.gamma.numpy() if scale else None,
+        beta=norm.beta.numpy() if center else None)
+    folded = tf.nn.conv2d(x, kernel, 1, "SAME") + bias
+    np.testing.assert_allclose(folded.numpy(), expected, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(conv(x).numpy(), expected, atol=1e-2)  # the BN really changed the output

@@ -224,11 +224,29 @@ def test_guard_judges_finiteness_always_and_spikes_after_enough_history():
     assert negative.problem({"critic": 50.0}) is None  # a negative median says nothing about spikes
 
 
-def test_jit_compile_option_trains(tmp_path):
-    config = tiny_task.tiny_config(num_steps=6, jit_compile=True)
-    result = train(config, tmp_path)
+@pytest.mark.slow  # two training runs, one compiled by XLA: ~15 s
+def test_jit_compile_option_trains(tmp_path, monkeypatch):
+    compiled = []  # names of the functions given to tf.function with jit_compile=True
+    plain_function = tf.function
+
+    def spy(*args, **kwargs):
+        if kwargs.get("jit_compile") and args:
+            compiled.append(getattr(args[0], "__name__", None))
+        return plain_function(*args, **kwargs)
+
+    monkeypatch.setattr(tf, "function", spy)
+    results = {}
+    for jit in (True, None):  # None: the device decides, and on this CPU it says no XLA
+        compiled.clear()
+        config = tiny_task.tiny_config(num_steps=6, jit_compile=jit)
+        config.dropout, config.noise_schedule = 0.0, [0.0] * 5  # XLA draws random numbers its own way
+        results[jit] = train(config, tmp_path / str(jit))
+        assert ("replica_step" in compiled) == bool(jit), compiled  # the loop's step, XLA-compiled or not
+    result = results[True]
     assert result.step == 6 and result.traces == 1
-    assert all(math.isfinite(value) for value in result.losses.values())
+    # XLA computes the same training as the oneDNN graph, to float rounding.
+    for name, value in results[None].losses.items():
+        assert math.isfinite(value) and result.losses[name] == pytest.approx(value, rel=1e-4, abs=1e-6)
 
 
 def test_guard_goes_back_to_the_history_of_the_checkpoint_it_rolls_back_to():

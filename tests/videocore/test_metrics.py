@@ -62,8 +62,12 @@ def test_frechet_distance_of_features_equals_the_covariance_formula(counts):
     rng = np.random.default_rng(1)
     a = rng.normal(size=(counts[0], 8))
     b = rng.normal(loc=0.5, size=(counts[1], 8)) @ rng.normal(size=(8, 8))
-    expected = metrics.frechet_distance(*metrics.feature_statistics(a), *metrics.feature_statistics(b))
-    assert metrics.frechet_distance_of_features(a, b) == pytest.approx(expected, rel=1e-7)
+    # Built with numpy / scipy alone, not through metrics (which (9, 12) would reach by its own shortcut).
+    sigma_a, sigma_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    difference = a.mean(axis=0) - b.mean(axis=0)
+    expected = (difference @ difference + np.trace(sigma_a + sigma_b)
+                - 2 * np.trace(scipy.linalg.sqrtm(sigma_a @ sigma_b).real))
+    assert metrics.frechet_distance_of_features(a, b) == pytest.approx(expected, rel=1e-6)
     assert metrics.frechet_distance_of_features(a, a) == pytest.approx(0.0, abs=1e-9)
 
 
@@ -72,6 +76,7 @@ def test_frechet_distance_rejects_mismatched_shapes():
         metrics.frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
 
 
+@pytest.mark.slow  # InceptionV3 on four sets of frames: ~25 s
 def test_fid_is_zero_for_the_same_frames_and_grows_with_noise():
     images = _natural_images()
     same = metrics.fid(images, images)
@@ -107,9 +112,47 @@ def test_ssim_matches_scikit_image():
     noisy = _add_noise([clean], 25, seed=0)[0]
     reference = skimage.metrics.structural_similarity(clean, noisy, channel_axis=2, gaussian_weights=True,
                                                       sigma=1.5, use_sample_covariance=False, data_range=255)
-    assert metrics.ssim(clean, noisy) == pytest.approx(reference, abs=1e-6)
+    # tf.image.ssim works in float32 (E[x^2] - E[x]^2 loses digits): ~1e-5 from float64 scikit-image.
+    assert metrics.ssim(clean, noisy) == pytest.approx(reference, abs=5e-5)
     assert metrics.ssim(clean, clean) == pytest.approx(1.0)
     assert metrics.ssim(clean, noisy) < 0.9
+
+
+def _hand_psnr(a, b):
+    """The hand-written PSNR that tf.image.psnr replaced: float64 MSE, peak 255."""
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10.0 * np.log10(255.0 ** 2 / mse)
+
+
+def _hand_ssim(a, b):
+    """The hand-written SSIM that tf.image.ssim replaced: float64, cv2 Gaussian blur, borders cropped."""
+    import cv2
+
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+    def blur(image):
+        return cv2.GaussianBlur(image, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
+
+    mu_a, mu_b = blur(a), blur(b)
+    var_a, var_b = blur(a * a) - mu_a ** 2, blur(b * b) - mu_b ** 2
+    covariance = blur(a * b) - mu_a * mu_b
+    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * covariance + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+    return float(ssim_map[5:-5, 5:-5].mean())
+
+
+def test_psnr_and_ssim_by_tf_image_equal_the_former_hand_written_ones():
+    clip = _translating_clip(num_frames=5, size=48)
+    noisy = np.stack(_add_noise(clip, 12, seed=3))
+    # Frames of two sizes in one stream: batches split where the size changes.
+    frames_a = list(clip) + [skimage.data.astronaut()[:40, :30]]
+    frames_b = list(noisy) + [_add_noise([frames_a[-1]], 30, seed=4)[0]]
+    expected_psnr = np.mean([_hand_psnr(a, b) for a, b in zip(frames_a, frames_b)])
+    expected_ssim = np.mean([_hand_ssim(a, b) for a, b in zip(frames_a, frames_b)])
+    assert metrics.psnr(frames_a, frames_b) == pytest.approx(expected_psnr, rel=1e-5)
+    assert metrics.ssim(frames_a, frames_b) == pytest.approx(expected_ssim, abs=5e-5)  # float32 vs float64
+    with pytest.raises(errors.UserInputError, match="smaller than the 11x11 window"):
+        metrics.ssim(clip[:, :10], clip[:, :10])
 
 
 def test_paired_metrics_reject_different_lengths_and_sizes():
@@ -218,6 +261,7 @@ def test_compare_rejects_unknown_metrics_and_missing_paths(clip_and_frames):
         metrics.compare(video_path, images.parent / "missing", ["psnr"])
 
 
+@pytest.mark.slow  # a subprocess running InceptionV3: ~20 s
 def test_metrics_script(clip_and_frames, tmp_path):
     video_path, images, _ = clip_and_frames
     output = tmp_path / "results.json"

@@ -51,6 +51,7 @@ def start_team(tmp_path, *args):
     return team
 
 
+@pytest.mark.slow  # two worker processes: ~30 s
 def test_two_workers_end_identical_and_only_the_chief_writes(tmp_path, single_device_run):
     team = start_team(tmp_path, *ARGS)
     for worker in team:
@@ -75,6 +76,7 @@ def test_two_workers_end_identical_and_only_the_chief_writes(tmp_path, single_de
     assert not any(path.name.startswith("videocore-worker-checkpoint") for path in (tmp_path / "tmp1").iterdir())
 
 
+@pytest.mark.slow  # two worker processes: ~25 s
 def test_sigterm_to_one_worker_stops_both_at_the_same_step(tmp_path):
     chief, other = start_team(tmp_path, "--num_steps", 1_000_000, "--checkpoint_every", 1_000_000)
     workers.wait_until(lambda: "step 10/" in other.log(), other)

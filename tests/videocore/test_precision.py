@@ -1,7 +1,10 @@
 """Precision policy: the choice from the hardware, loss scaling, and the loop under each policy."""
+import re
+
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.videocore import tiny_task
 from videocore import errors
@@ -39,8 +42,12 @@ def test_cpu_flags_reads_cpuinfo(tmp_path):
 
 
 def test_auto_on_this_machine_matches_its_flags():
-    expected = ("mixed_float16" if precision.has_gpu() else
-                "mixed_bfloat16" if precision.cpu_flags() & {"amx_bf16", "avx512_bf16"} else "float32")
+    # Read from the machine directly, not through precision's own helpers.
+    with open("/proc/cpuinfo") as cpuinfo:
+        first_flags = re.search(r"^flags\s*:(.*)$", cpuinfo.read(), re.MULTILINE)
+    bf16 = first_flags is not None and re.search(r"\b(amx_bf16|avx512_bf16)\b", first_flags.group(1)) is not None
+    expected = ("mixed_float16" if tf.config.list_physical_devices("GPU") else
+                "mixed_bfloat16" if bf16 else "float32")
     assert precision.apply_policy("auto") == expected
     assert keras.mixed_precision.global_policy().name == expected
 
@@ -73,3 +80,16 @@ def test_loop_trains_under_mixed_policies(tmp_path, policy):
 def _initial_loss(task):
     prediction = np.asarray(task.networks["net"](task.images), np.float32)
     return np.mean((prediction - task.targets) ** 2)
+
+
+def test_policy_scope_sets_the_policy_inside_and_restores_it_even_on_an_exception():
+    keras.mixed_precision.set_global_policy("float32")
+    with precision.policy_scope("mixed_bfloat16") as chosen:
+        assert chosen == "mixed_bfloat16"
+        assert keras.layers.Dense(2).compute_dtype == "bfloat16"
+    assert keras.mixed_precision.global_policy().name == "float32"
+    with pytest.raises(RuntimeError, match="boom"):
+        with precision.policy_scope("mixed_float16"):
+            assert keras.mixed_precision.global_policy().name == "mixed_float16"
+            raise RuntimeError("boom")
+    assert keras.mixed_precision.global_policy().name == "float32"

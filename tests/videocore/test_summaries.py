@@ -1,4 +1,7 @@
-"""TensorBoard writing: grids, the Writer's four kinds of summary, and what the loop writes."""
+"""TensorBoard writing: grids, the Writer's kinds of summary (hparams, GIF clips too), and what the loop writes."""
+import io
+
+import ml_collections
 import numpy as np
 import PIL.Image
 import pytest
@@ -98,3 +101,68 @@ def test_loop_writes_losses_rates_speed_text_and_samples_at_intervals(tmp_path):
     histograms = [tag for tag in values if tag.startswith("weights/net/")]
     assert len(histograms) == len(result.task.networks["net"].trainable_variables)
     assert all([step for step, _ in values[tag]] == [6, 12] for tag in histograms)
+
+
+def _session_hparams(logdir):
+    """The hparams TensorBoard's HParams tab shows for the run in `logdir`: {name: value}."""
+    from tensorboard.plugins.hparams import metadata as hparams_metadata
+
+    plugin, content = events.plugin_content(logdir, hparams_metadata.SESSION_START_INFO_TAG)
+    assert plugin == hparams_metadata.PLUGIN_NAME
+    info = hparams_metadata.parse_session_start_info_plugin_data(content)
+    return {name: value.WhichOneof("kind") and getattr(value, value.WhichOneof("kind"))
+            for name, value in info.hparams.items()}
+
+
+def _gif_frames(value):
+    """An image summary's value (width, height, GIF bytes) -> its frames, uint8 (T, H, W, 3)."""
+    gif = PIL.Image.open(io.BytesIO(np.asarray(value)[2]))
+    assert gif.format == "GIF"
+    frames = []
+    for index in range(gif.n_frames):
+        gif.seek(index)
+        frames.append(np.asarray(gif.convert("RGB")))
+    return np.stack(frames)
+
+
+def test_writer_writes_hparams_and_animated_clips(tmp_path):
+    config = ml_collections.ConfigDict({"model": "wgan", "loop": {"num_steps": 7, "learning_rate": 1e-3,
+                                                                  "jit": False, "sizes": (2, 3)}})
+    # Four frames, each one flat colour: a GIF palette holds them exactly.
+    frames = np.zeros((4, 6, 10, 3), np.uint8)
+    for index in range(4):
+        frames[index] = (60 * index, 255 - 60 * index, 17)
+    writer = summaries.Writer(tmp_path / "run")
+    writer.hparams(config)
+    writer.animations(5, {"samples/clip": frames}, fps=8)
+    writer.close()
+
+    assert _session_hparams(tmp_path / "run") == {"model": "wgan", "loop.num_steps": 7, "loop.learning_rate": 1e-3,
+                                                  "loop.jit": False, "loop.sizes": "(2, 3)"}
+    values = events.read(tmp_path / "run")
+    [(step, value)] = values["samples/clip"]
+    assert step == 5
+    assert np.asarray(value)[:2].tolist() == [b"10", b"6"]  # the image plugin's width, height
+    assert np.array_equal(_gif_frames(value), frames)
+
+
+class ClipTask(tiny_task.TinyTask):
+    """TinyTask whose samples also hold a clip (its input images played as frames)."""
+
+    def sample(self, step):
+        return {**super().sample(step), "played": summaries.Clip(self.images[:3], fps=5)}
+
+
+def test_loop_writes_hparams_at_the_start_and_clip_samples_animated(tmp_path):
+    config = tiny_task.tiny_config(num_steps=4, sample_every_steps=4)
+    result = loop.train(lambda setup: ClipTask(config, setup), config, tmp_path)
+    hparams = _session_hparams(tmp_path / "tensorboard")
+    assert hparams["loop.num_steps"] == 4
+    assert hparams["learning_rate"] == pytest.approx(config.learning_rate)
+    values = events.read(tmp_path / "tensorboard")
+    [(step, value)] = values["samples/played"]
+    assert step == 4
+    played = _gif_frames(value)
+    assert played.shape == (3,) + result.task.images.shape[1:3] + (3,)
+    assert "samples/inputs" in values  # the image samples are still written beside the clip
+    assert not (tmp_path / "samples" / "played").exists()  # clips go to TensorBoard only

@@ -292,19 +292,20 @@ def interpolate_videos(vaegan_workdir, video_a, video_b, output, *, mode="linear
 # ----------------------------------------------------------------------------- make demo
 
 
-def demo(vaegan_workdir, out_dir, *, source=None, progress=True) -> list:
+def demo(vaegan_workdir, out_dir, *, source=None, progress=True, tiny=False) -> list:
     """The `make demo` stage: trains the `quick` sequence model on the latents of the clip the demo's
     VAE-GAN (in `vaegan_workdir`) learnt, then dreams from its first frames and from the prior.
 
-    source: the video (default the bundled "bigbuckbunny"). Returns the paths written: two dream
+    source: the video (default the bundled "bigbuckbunny"). Returns the paths written: three dream
     videos, an interpolation video into another bundled clip and a strip of dream stills.
+    tiny: the `tiny` preset and 2-second dreams (a smoke test of the path).
     """
     from vaegan_video.latent_dream import configs
     from videocore import summaries
 
     out_dir = pathlib.Path(out_dir)
     source = pathlib.Path(source or video.sample_clip("bigbuckbunny"))
-    config = configs.quick()
+    config = configs.tiny() if tiny else configs.quick()
     config.vaegan_workdir = str(vaegan_workdir)
     config.data.videos = (str(source),)
     run = out_dir / "dream_sequence"
@@ -312,7 +313,7 @@ def demo(vaegan_workdir, out_dir, *, source=None, progress=True) -> list:
     outputs = []
     for name, overrides in (("dream.mp4", {}), ("dream_from_prior.mp4", {"from_prior": True}),
                             ("dream_reseeded.mp4", {"reseed_every": 50})):
-        info = dream_video(run, out_dir / name, progress=progress, seconds=10, **overrides)
+        info = dream_video(run, out_dir / name, progress=progress, seconds=2 if tiny else 10, **overrides)
         print(f"wrote {out_dir / name}: {info.frame_count} frames at {info.fps} fps")
         outputs.append(out_dir / name)
     morph = out_dir / "bigbuckbunny_into_bikes.mp4"

@@ -2,11 +2,9 @@
 
 import pathlib
 
-import keras
 import tensorflow as tf
 
 from videocore import export
-from videocore import precision
 from vaegan_video.latent_dream import models
 from vaegan_video.latent_dream import train
 
@@ -64,9 +62,5 @@ def export_models(workdir, export_dir) -> dict:
     model, _, run = train.restore_model(workdir)
     paths = {"sequence": export_sequence_model(model, export_dir / "sequence")}
     vaegan = configs.dissertation()  # only its precision is used: the model comes from the run's config.json
-    previous = precision.current_policy()
-    try:
-        paths.update(vaegan_export.export_models(vaegan, run["vaegan_workdir"], export_dir / "vaegan"))
-    finally:  # that export sets the global policy; leave the caller's as it was
-        keras.mixed_precision.set_global_policy(previous)
+    paths.update(vaegan_export.export_models(vaegan, run["vaegan_workdir"], export_dir / "vaegan"))
     return paths

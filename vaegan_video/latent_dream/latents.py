@@ -1,16 +1,12 @@
 """A video as a latent sequence under a trained VAE-GAN: mu and log sigma^2 per frame, cached as .npz."""
 
-import contextlib
 import dataclasses
 import fractions
 import hashlib
 import json
-import os
 import pathlib
-import tempfile
 from typing import Optional
 
-import keras
 import ml_collections
 import numpy as np
 import tensorflow as tf
@@ -18,35 +14,23 @@ import tqdm
 
 from videocore import data
 from videocore import errors
+from videocore import files
 from videocore import precision
 from videocore import video
+from videocore import workdir as workdirs
 from vaegan_video import train as vaegan_train
 
 FORMAT_VERSION = 1
 LATENTS_FOLDER = "latents"
 
 
-@contextlib.contextmanager
-def dtype_policy(name):
-    """Builds layers under precision `name` ("auto", "float32", ...), then puts the old policy back."""
-    previous = precision.current_policy()
-    precision.apply_policy(name)
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
-
-
 def vaegan_run(workdir) -> dict:
-    """The VAE-GAN run's saved config (config.json) as a dict; CheckpointError if it is not a run."""
-    path = pathlib.Path(workdir) / vaegan_train.CONFIG_FILE
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise errors.CheckpointError(f"{path}: missing; give the workdir of a VAE-GAN run "
-                                     "(run_scripts.vaegan_train)") from None
-    except ValueError as error:
-        raise errors.CheckpointError(f"{path}: not valid JSON ({error})") from None
+    """The VAE-GAN run's saved config (config.json) as a dict; WorkdirError if `workdir` is not one."""
+    saved = workdirs.load_config(workdir, vaegan_train.KIND)
+    if saved is None:
+        raise workdirs.WorkdirError(f"{pathlib.Path(workdir) / workdirs.CONFIG_FILE}: missing; give the workdir of "
+                                    "a VAE-GAN run (run_scripts.vaegan_train)")
+    return saved
 
 
 def last_noise(checkpoint, schedule) -> float:
@@ -55,16 +39,12 @@ def last_noise(checkpoint, schedule) -> float:
     Read from the checkpoint's own schedule and data position, so a run stopped early (or
     given `num_steps`) gives the sigma its decoder last saw, not the end of its schedule.
     """
-    reader = tf.train.load_checkpoint(checkpoint)
-    keys = reader.get_variable_to_shape_map()
-    table_key, epoch_key = "schedules/noise/.ATTRIBUTES/VARIABLE_VALUE", "counters/epoch/.ATTRIBUTES/VARIABLE_VALUE"
-    index_key = "counters/index/.ATTRIBUTES/VARIABLE_VALUE"
-    if table_key in keys and epoch_key in keys:
-        schedule = reader.get_tensor(table_key).tolist()
-        epoch = int(reader.get_tensor(epoch_key))
-        if index_key in keys and int(reader.get_tensor(index_key)) == 0 and epoch > 0:
+    table = workdirs.schedule(checkpoint, "noise")
+    epoch = workdirs.counter(checkpoint, "epoch")
+    if table is not None and epoch is not None:
+        if workdirs.counter(checkpoint, "index") == 0 and epoch > 0:
             epoch -= 1  # the position is the next batch: an epoch that has just ended was the last one
-        return float(schedule[min(epoch, len(schedule) - 1)])
+        return float(table[min(epoch, len(table) - 1)])
     return float(schedule[-1])
 
 
@@ -82,12 +62,11 @@ class Codec:
         self.aspect = run.get("data", {}).get("aspect") or None
         self.precision = precision_name
         fallback = ml_collections.ConfigDict({"model": run["model"]})
-        with dtype_policy(precision_name):
-            networks, model_config = vaegan_train.restore_networks(fallback, self.workdir)
+        with precision.policy_scope(precision_name):
+            networks, model_config, self.checkpoint = vaegan_train.restore_networks(fallback, self.workdir)
         self.encoder, self.decoder = networks["encoder"], networks["decoder"]
         self.size = (int(model_config.width), int(model_config.height))
         self.latent_dim = int(model_config.latent_dim)
-        self.checkpoint = tf.train.latest_checkpoint(str(self.workdir / "checkpoints"))
         self.noise = last_noise(self.checkpoint, run.get("noise_schedule") or [0.0])
         frames_spec = tf.TensorSpec((None, self.size[1], self.size[0], 3), tf.uint8)
         latents_spec = tf.TensorSpec((None, self.latent_dim), tf.float32)
@@ -219,13 +198,5 @@ def encode_video(vaegan_workdir, video_path, *, start=None, end=None, cache_dir=
 
 
 def _save(path, sequence, manifest):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, mu=sequence.mu, log_var=sequence.log_var, manifest=np.asarray(json.dumps(manifest)))
-        os.chmod(temp, 0o644)  # mkstemp makes it private; it is an ordinary cache file
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+    with files.atomic_path(path) as temp, open(temp, "wb") as file:
+        np.savez(file, mu=sequence.mu, log_var=sequence.log_var, manifest=np.asarray(json.dumps(manifest)))

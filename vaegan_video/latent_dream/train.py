@@ -9,14 +9,16 @@ import numpy as np
 import tensorflow as tf
 
 from videocore import errors
+from videocore import files
 from videocore import loop
 from videocore import summaries
+from videocore import workdir as workdirs
 from vaegan_video.latent_dream import latents
 from vaegan_video.latent_dream import models
 from vaegan_video.latent_dream import losses
 from vaegan_video.latent_dream import input_pipeline
 
-CONFIG_FILE = "config.json"
+KIND = "latent_dream"  # how videocore.workdir marks this method's runs
 RUN_FILE = "sequence.json"  # facts resolved at training time: latent size, z noise, frame rate, latents
 EVAL_FILE = "evaluation.json"
 
@@ -28,9 +30,10 @@ class SequenceTask:
     ended its last window with. It is checkpointed with the run, so a resumed run carries on.
     """
 
-    def __init__(self, config, setup, streams, z_noise, codec=None):
+    def __init__(self, config, setup, streams, z_noise, codec=None, held_out=None):
         self.config = config
         self.streams = streams
+        self.held_out = held_out  # (whole streams, holdout fraction) for `evaluate`, or None
         self.z_noise = float(z_noise)
         self.codec = codec
         dim = streams[0].latent_dim
@@ -91,7 +94,18 @@ class SequenceTask:
         real = stream.mu[:2 * count]
         rolled = rollout_mode(self.model, real[:count], count)
         frames = self.codec.decode(np.concatenate([real[count:], rolled]))
-        return {"real_over_dream": summaries.image_grid(frames, columns=len(rolled))[None]}
+        # The same frames played: real | dream side by side, animated in TensorBoard's Images tab.
+        playing = np.concatenate([frames[:count], frames[count:]], axis=2)
+        return {"real_over_dream": summaries.image_grid(frames, columns=len(rolled))[None],
+                "real_beside_dream": summaries.Clip(playing, float(stream.fps))}
+
+    def evaluate(self, step):
+        """Next-latent error on the held-out frames against copying the last latent (see `evaluate`)."""
+        del step
+        if self.held_out is None:
+            return {}
+        streams, fraction = self.held_out
+        return evaluate(self.model, streams, fraction)
 
 
 def rollout_mode(model, warm_latents, count):
@@ -144,9 +158,11 @@ def train_and_evaluate(config, workdir, progress=True):
 
     workdir gets config.json, sequence.json (latent size, z noise, frame rate, latent files),
     checkpoints/, tensorboard/, samples/ and, with a hold-out, evaluation.json (next-latent error
-    on the held-out frames against copying the last latent). Returns the loop's Result.
+    on the held-out frames against copying the last latent: the task's `evaluate`, run every
+    loop.eval_every_steps and after the last step, also in TensorBoard as eval/*). Returns the
+    loop's Result, its `evaluation` those figures.
     """
-    workdir = pathlib.Path(workdir)
+    workdir = workdirs.prepare(workdir, KIND)
     if not 0 <= config.data.holdout_fraction < 1:
         raise errors.ConfigError(f"data.holdout_fraction={config.data.holdout_fraction} must be in [0, 1)")
     try:
@@ -159,19 +175,18 @@ def train_and_evaluate(config, workdir, progress=True):
     z_noise = resolve_z_noise(config, codec)
     input_pipeline.Layout(tuple(len(s) for s in training), lanes=config.loop.batch_size,
                          window=config.train.window, shift_windows=config.data.shift_windows)  # too short: say so now
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / CONFIG_FILE).write_text(config.to_json_best_effort(indent=1))
+    workdirs.save_config(config, workdir, KIND)
     run = {"latent_dim": codec.latent_dim, "z_noise": z_noise, "fps": str(streams[0].fps),
            "vaegan_workdir": str(pathlib.Path(config.vaegan_workdir).resolve()),
            "videos": [s.source for s in streams], "latents": [str(s.path) for s in streams]}
-    (workdir / RUN_FILE).write_text(json.dumps(run, indent=1))
-    result = loop.train(lambda setup: SequenceTask(config, setup, training, z_noise, codec), config, workdir)
-    if config.data.holdout_fraction > 0:
-        figures = evaluate(result.task.model, streams, config.data.holdout_fraction)
-        (workdir / EVAL_FILE).write_text(json.dumps(figures, indent=1))
-        writer = summaries.Writer(workdir / "tensorboard")
-        writer.scalars(result.step, {f"heldout/{k}": v for k, v in figures.items() if isinstance(v, float)})
-        writer.close()
+    with files.atomic_path(workdir / RUN_FILE) as temp:
+        temp.write_text(json.dumps(run, indent=1))
+    held_out = (streams, config.data.holdout_fraction) if config.data.holdout_fraction > 0 else None
+    result = loop.train(lambda setup: SequenceTask(config, setup, training, z_noise, codec, held_out), config,
+                        workdir)
+    if result.evaluation:  # the chief's figures after the last step (none when a signal stopped the run)
+        with files.atomic_path(workdir / EVAL_FILE) as temp:
+            temp.write_text(json.dumps(result.evaluation, indent=1))
     return result
 
 
@@ -181,13 +196,13 @@ def check_run_matches(workdir, latent_dim, config):
     if config.loop.restart or not path.is_file():
         return
     saved = json.loads(path.read_text())
-    saved_model = json.loads((pathlib.Path(workdir) / CONFIG_FILE).read_text())["model"]
+    saved_model = (workdirs.load_config(workdir, KIND) or {}).get("model") or {}
     keys = ("units", "num_layers", "head", "num_mixtures", "residual")
     problems = [f"latent_dim {saved['latent_dim']} (checkpoint) vs {latent_dim} (VAE-GAN)"] \
         if saved["latent_dim"] != latent_dim else []
     problems += [f"model.{k} {saved_model[k]} (checkpoint) vs {config.model[k]} (config)"
-                 for k in keys if saved_model[k] != config.model[k]]
-    if problems and tf.train.latest_checkpoint(str(pathlib.Path(workdir) / "checkpoints")):
+                 for k in keys if k in saved_model and saved_model[k] != config.model[k]]
+    if problems and workdirs.latest_checkpoint(workdir):
         raise errors.CheckpointError(f"{path.parent}: trained with another model: {', '.join(problems)} "
                                      "(use another workdir or --config.loop.restart)")
 
@@ -240,30 +255,22 @@ def evaluate(model, streams, holdout_fraction, chunk=1024):
 
 
 def saved_run(workdir):
-    """(config, run facts) of the sequence run in `workdir`; CheckpointError if it is not one."""
-    workdir = pathlib.Path(workdir)
+    """(config, run facts) of the sequence run in `workdir`; WorkdirError if it is not one."""
+    saved = workdirs.load_config(workdir, KIND)
+    path = pathlib.Path(workdir) / (workdirs.CONFIG_FILE if saved is None else RUN_FILE)
     try:
-        config = ml_collections.ConfigDict(json.loads((workdir / CONFIG_FILE).read_text()))
-        run = json.loads((workdir / RUN_FILE).read_text())
-    except FileNotFoundError as error:
-        raise errors.CheckpointError(f"{error.filename}: missing; give the workdir of a sequence model run "
-                                     "(run_scripts.latent_dream_train)") from None
-    return config, run
+        run = json.loads(path.read_text()) if saved is not None else None
+    except (OSError, ValueError):
+        run = None
+    if run is None:
+        raise workdirs.WorkdirError(f"{path}: missing or unreadable; give the workdir of a latent-dream run "
+                                    "(run_scripts.latent_dream_train)")
+    return ml_collections.ConfigDict(saved), run
 
 
 def restore_model(workdir):
-    """(the sequence model from the newest checkpoint in `workdir`, its config, run facts)."""
-    workdir = pathlib.Path(workdir)
+    """(the sequence model from the newest readable checkpoint in `workdir`, its config, run facts)."""
     config, run = saved_run(workdir)
     model = models.build(config.model, run["latent_dim"])
-    latest = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
-    if latest is None:
-        raise errors.CheckpointError(f"{workdir / 'checkpoints'}: no checkpoint; train first with "
-                                     "run_scripts.latent_dream_train")
-    try:
-        tf.train.Checkpoint(networks={"sequence": model}).restore(latest).expect_partial() \
-            .assert_existing_objects_matched()
-    except (ValueError, AssertionError, tf.errors.OpError) as error:
-        raise errors.CheckpointError(f"{latest}: does not fit the model ({str(error).splitlines()[0][:200]})") \
-            from None
+    workdirs.restore(workdir, {"sequence": model}, KIND)
     return model, config, run

@@ -173,13 +173,14 @@ def test_a_sequence_run_of_another_latent_size(runs, tmp_path):
     other.model.units = 8
     with pytest.raises(errors.CheckpointError, match="model.units 16 \\(checkpoint\\) vs 8"):
         latent_train.train_and_evaluate(other, runs["sequence"], progress=False)
-    with pytest.raises(errors.CheckpointError, match="config.json: missing"):
+    with pytest.raises(errors.CheckpointError, match="an empty folder, not a latent-dream run"):
         dream.dream_video(tmp_path, tmp_path / "x.mp4", progress=False)
 
 
 @pytest.mark.parametrize("script, flags, message", [
-    ("dream_train", ["--vaegan_workdir={tmp}/nothing", "--video={tmp}/v.mp4"], "{tmp}/nothing/config.json: missing"),
-    ("dream", ["--output={tmp}/o.mp4"], "{tmp}/config.json: missing"),
+    ("latent_dream_train", ["--vaegan_workdir={tmp}/nothing", "--video={tmp}/v.mp4"],
+     "{tmp}/nothing: no such folder (give the workdir of a VAE-GAN run)"),
+    ("latent_dream", ["--output={tmp}/o.mp4"], "{tmp}: an empty folder, not a latent-dream run"),
 ])
 def test_scripts_report_bad_input_in_one_line(tmp_path, script, flags, message):
     flags = [f.format(tmp=tmp_path) for f in flags]
@@ -188,3 +189,17 @@ def test_scripts_report_bad_input_in_one_line(tmp_path, script, flags, message):
     assert result.returncode == 1, result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: {message.format(tmp=tmp_path)}")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("old, new", [("dream_export", "latent_dream_export"), ("dream_video", "deepdream_video")])
+def test_old_script_names_still_work_with_a_notice(tmp_path, old, new):
+    """The renamed scripts answer under their old names for one release: a notice, then the same run."""
+    flags = {"dream_export": [f"--workdir={tmp_path}", f"--export_dir={tmp_path}/export"],
+             "dream_video": [f"--video={tmp_path}/missing.mp4", f"--output={tmp_path}/out.mp4"]}[old]
+    results = {name: subprocess.run([sys.executable, "-m", f"run_scripts.{name}", *flags],
+                                    capture_output=True, text=True, timeout=300) for name in (old, new)}
+    assert results[old].returncode == results[new].returncode == 1
+    old_lines = results[old].stderr.strip().splitlines()
+    assert old_lines[-1] == results[new].stderr.strip().splitlines()[-1]
+    assert any(f"run_scripts.{old} is deprecated" in line and f"run_scripts.{new}" in line for line in old_lines)
+    assert not (tmp_path / "out.mp4").exists() and not (tmp_path / "export").exists()

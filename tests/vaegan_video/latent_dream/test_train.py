@@ -287,6 +287,7 @@ def test_z_noise_follows_the_sigma_the_vaegan_last_trained_with(tmp_path):
     assert latents.last_noise(bare, [0.3, 0.2]) == pytest.approx(0.2)  # no schedule in it: config.json's last
 
 
+@pytest.mark.slow  # two replicas and a one-device run: ~9 s
 def test_two_replicas_carry_the_same_state_as_one(tmp_path):
     """Each replica writes its own lanes' rows; the table after 3 steps must match a one-replica run."""
     code = f"""

@@ -1,12 +1,19 @@
 """Adam with TF's fused update kernel: one pass over each variable and its two moments instead of a dozen.
 
 Keras 3's Adam updates a variable with ~12 elementwise ops; `ResourceApplyAdam` does the same
-arithmetic (Kingma & Ba, Algorithm 1, with Keras' epsilon placement) in one kernel: 0.04 s instead
-of 0.10 s for the predictor's 30.7M parameters here. Under a tf.distribute strategy other than the
-default one it falls back to Keras' update (which knows how to update mirrored variables).
+arithmetic (Kingma & Ba, Algorithm 1, with Keras' epsilon placement) in one kernel: measured 0.04 s
+instead of 0.10 s for relive's predictor (30.7M parameters) on the development machine, to be
+re-measured on a quiet machine (bench/bench_relive.py). The fused path reads Keras 3 internals (the
+moment slots and variable index): on another Keras major version, under a tf.distribute strategy
+other than the default one (mirrored variables) or with amsgrad it falls back to Keras' own update.
 """
 import keras
 import tensorflow as tf
+
+# The private Keras attributes the fused step reads; checked once so a Keras upgrade that renames
+# them degrades to the plain (correct, slower) update instead of failing.
+KERAS_INTERNALS_KNOWN = (keras.__version__.split(".")[0] == "3"
+                         and hasattr(keras.optimizers.Adam, "_get_variable_index"))
 
 
 def _handle(variable):
@@ -18,7 +25,7 @@ class FusedAdam(keras.optimizers.Adam):
     """`keras.optimizers.Adam` (same arguments, variables and results) with a fused update step."""
 
     def update_step(self, gradient, variable, learning_rate):
-        if self.amsgrad or tf.distribute.has_strategy():
+        if not KERAS_INTERNALS_KNOWN or self.amsgrad or tf.distribute.has_strategy():
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
         step = tf.cast(self.iterations + 1, dtype)

@@ -1,0 +1,1 @@
+"""Tests of the benchmark and reproduction scripts in bench/."""

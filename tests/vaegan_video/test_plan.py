@@ -1,0 +1,57 @@
+"""Honest defaults: the training script's preset and the size / steps / time it prints before training."""
+
+import json
+import subprocess
+import sys
+
+from tests import synthetic
+from videocore import framestore
+from vaegan_video import configs
+from vaegan_video import plan
+
+
+def test_the_estimate_scales_the_measured_full_size_step_by_flops():
+    published = configs.dissertation()
+    assert plan.estimate_step_seconds(published, "mixed_bfloat16") == plan.MEASURED_STEP_SECONDS["mixed_bfloat16"]
+    assert plan.estimate_step_seconds(published, "float32") == plan.MEASURED_STEP_SECONDS["float32"]
+    quick = plan.estimate_step_seconds(configs.quick(), "mixed_bfloat16")
+    assert plan.OVERHEAD_SECONDS < quick < 0.2 * plan.MEASURED_STEP_SECONDS["mixed_bfloat16"]
+    # Double the batch, double the FLOPs above the fixed overhead.
+    doubled = configs.dissertation()
+    doubled.loop.batch_size = 24
+    extra = plan.estimate_step_seconds(doubled, "float32") - plan.OVERHEAD_SECONDS
+    assert abs(extra - 2 * (3.1 - plan.OVERHEAD_SECONDS)) < 1e-9
+    assert plan.estimate_step_seconds(published, "mixed_float16") is None  # no GPU figures
+
+
+def test_describe_names_size_steps_per_epoch_and_time(tmp_path):
+    film = synthetic.write_video(tmp_path / "film.mp4", num_frames=30, width=64, height=36)
+    config = configs.dissertation()
+    config.loop.precision = "float32"
+    stores = framestore.load_stores([str(film)], size=(256, 144), aspect="16:9", cache_dir=str(tmp_path / "cache"),
+                                    progress=False)
+    text = plan.describe(config, stores)
+    first, second = text.splitlines()
+    assert "256x144" in first and "30 frames, 2 steps per epoch, 12 steps in all" in first
+    assert "~3.1 s per step" in second and "per epoch" in second
+    config.data.steps_per_epoch = 5
+    assert "5 steps per epoch, 30 steps in all" in plan.describe(config, stores)
+
+
+def test_the_script_defaults_to_the_published_model_and_prints_the_plan(tmp_path):
+    film = synthetic.write_video(tmp_path / "film.mp4", num_frames=12, width=64, height=36)
+    # The default preset with everything but the size: two steps of it at 32x32.
+    args = [sys.executable, "-m", "run_scripts.vaegan_train", f"--workdir={tmp_path / 'work'}", f"--video={film}",
+            "--config.model.height=32", "--config.model.width=32", "--config.model.filters=(8, 16, 16, 32)",
+            "--config.model.latent_dim=8", "--config.loop.batch_size=4", "--config.loop.num_epochs=0",
+            "--config.loop.num_steps=2", "--config.loop.precision=float32", f"--config.data.cache_dir={tmp_path}/c"]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("VAE-GAN 32x32") and "3 steps per epoch, 2 steps in all" in lines[0]
+    assert "per step" in lines[1]
+    assert lines[-1].startswith("stopped at step 2")
+    saved = json.loads((tmp_path / "work" / "config.json").read_text())
+    # The dissertation preset's own schedule (six epochs, 5.1), not quick's hundred.
+    assert saved["noise_schedule"] == [0.25, 0.25, 0.01, 0.01, 0.05, 0.05]
+    assert saved["loss"]["objective_clip"] is True
