@@ -21,7 +21,6 @@ class DivergedError(errors.ConfigError):
 # a truncated data file IndexError "Read less bytes than requested", a missing shard NotFoundError,
 # a broken index "not an sstable"): measured with TF 2.21.
 DAMAGE_ERRORS = (tf.errors.OpError, IndexError, ValueError, OSError)
-_OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 
 def value_key(*names):
@@ -36,18 +35,18 @@ def read_value(path, *names):
     return reader.get_tensor(key) if reader.has_tensor(key) else None
 
 
-def damage(path, roots=None):
+def damage(path):
     """None if every tensor of checkpoint `path` reads back intact, else a one-line reason.
 
-    Reads the tensors (their checksums are checked on reading) under the top-level names `roots`
-    (default: all), and the object graph. Reading first is what tells damage from a checkpoint
-    that does not fit the model: restoring a damaged file fails with the same error types.
+    Reads every tensor (their checksums are checked on reading). All of them, even to restore
+    networks only: a variable's key follows the first path to it in the object graph, which can
+    be an optimizer's. Reading first is what tells damage from a checkpoint that does not fit the
+    model: restoring a damaged file fails with the same error types.
     """
     try:
         reader = tf.train.load_checkpoint(str(path))
         for key in reader.get_variable_to_shape_map():
-            if roots is None or key == _OBJECT_GRAPH_KEY or key.split("/", 1)[0] in roots:
-                reader.get_tensor(key)
+            reader.get_tensor(key)
     except DAMAGE_ERRORS as error:
         return _first_line(error)
     return None
@@ -65,8 +64,9 @@ def candidates(directory):
         state = None
     if state is not None:
         ordered += [state.model_checkpoint_path, *reversed(state.all_model_checkpoint_paths)]
-    on_disk = sorted(directory.glob("ckpt-*.index"), key=lambda p: _number(p.name[:-len(".index")]), reverse=True)
-    ordered += [str(p)[:-len(".index")] for p in on_disk if _number(p.name[:-len(".index")]) is not None]
+    numbered = {p: _number(p.name[:-len(".index")]) for p in directory.glob("ckpt-*.index")}
+    on_disk = sorted((p for p, n in numbered.items() if n is not None), key=numbered.get, reverse=True)
+    ordered += [str(p)[:-len(".index")] for p in on_disk]
     result = []
     for prefix in ordered:
         prefix = str(directory / pathlib.Path(prefix).name)  # the state may hold another mount's path
@@ -109,7 +109,6 @@ class Checkpointer:
         self.directory = pathlib.Path(directory)
         self.is_chief = is_chief
         self.max_to_keep = max_to_keep
-        self.roots = set(objects)
         self.checkpoint = tf.train.Checkpoint(**objects)
         self.failed_saves = 0
         if is_chief:
@@ -185,7 +184,7 @@ class Checkpointer:
             return None
         problems = []
         for candidate in paths:
-            problem = damage(candidate, self.roots)
+            problem = damage(candidate)
             if problem:
                 logging.warning("%s: damaged or unreadable (%s); trying the next older checkpoint", candidate, problem)
                 problems.append(f"{pathlib.Path(candidate).name}: {problem}")
@@ -199,8 +198,8 @@ class Checkpointer:
     def _restore(self, path):
         try:
             status = self.checkpoint.restore(path)
+            status.expect_partial()  # values no object asks for (e.g. optimizer slots) are fine
             status.assert_existing_objects_matched()
-            status.expect_partial()  # values no object asks for (e.g. a dropped network) are fine
         except (ValueError, AssertionError, tf.errors.OpError) as error:
             raise errors.CheckpointError(
                 f"{path}: does not fit this model ({_first_line(error)}); use another workdir or "
