@@ -22,11 +22,15 @@ def default():
     # The dream (seeds' names). First seed: "iterations: 5, jitter: 32, octaves: 4".
     config.dream_layers = "mixed3,mixed5"  # used when layer_schedule is empty
     config.channels = ""  # comma-separated channel indices maximised in every layer; "" = all
-    config.objective = "mean"  # "mean" activation or "l2" (the reference notebook's objective_L2)
+    # The reference notebook's and the first seed's objective_L2: with one layer "mean" gives faint
+    # noise where "l2" gives the classic patterns, so the schedule's layers all dream.
+    config.objective = "l2"  # "l2" or "mean" (the TensorFlow tutorial's mean activation)
     # The reference notebook's step of 1.5 grey levels (of 255) per iteration, in [-1, 1] units.
     config.learning_rate = 1.5 / 127.5
     config.num_iterations = 5
-    config.num_octaves = 4
+    # "auto": the seeds' 4, fewer (with a printed notice) where the frame is too small for the
+    # deepest dream layer at the smallest octave; an int is used as given or refused before any work.
+    config.num_octaves = ml_collections.FieldReference("auto", field_type=object)
     config.octave_scale = 1.4  # the reference notebook's default
     config.jitter = 32
     # Gradient tiles (pixels, multiples of 16): 0 = untiled unless the frame does not fit in
@@ -68,6 +72,14 @@ def default():
     config.checkpoint_every = 10  # frames between saved run states
     config.workdir = ""  # frames and run state; "" = "<output>.work" next to the output
     config.keep_workdir = False
+    config.preview_every = 0  # > 0: rewrite <output>.partial.mp4 (frames so far + audio) every N frames
+    config.side_by_side = False  # output source | dream, side by side
+    # Long films across machines: "i/N" dreams the i-th (0-based) of N contiguous frame ranges into
+    # <output stem>.shard-i-of-N<suffix>; run_scripts/deepdream_merge.py joins them. In blend and flow
+    # modes a shard first dreams `warmup` frames before its range (not written) so the carried
+    # dream is established at the seam.
+    config.shard = ""
+    config.warmup = 10
     config.warping_error = True  # measure (and print) the result's temporal warping error
     return config
 
@@ -125,6 +137,25 @@ def tiny():
     config.learning_rate = 0.05
     config.checkpoint_every = 2
     return config
+
+
+def apply_overrides(config, values):
+    """Sets explicitly given fields (e.g. command-line flags) on `config`; returns one-line notices.
+
+    An explicit `dream_layers` wins over an active layer schedule (unless `layer_schedule` is given
+    too): the schedule is turned off, and a notice says so. num_octaves may be "auto" or a number's text.
+    """
+    notices = []
+    values = {name: value for name, value in values.items() if value is not None}
+    if "num_octaves" in values and str(values["num_octaves"]).strip().isdigit():
+        values["num_octaves"] = int(values["num_octaves"])
+    if "dream_layers" in values and "layer_schedule" not in values and config.layer_schedule.strip():
+        notices.append(f"dream_layers={values['dream_layers']} given: the preset's layer schedule "
+                       f"({config.layer_schedule}) is turned off")
+        values["layer_schedule"] = ""
+    for name, value in values.items():
+        config[name] = value
+    return notices
 
 
 PRESETS = {"default": default, "independent": independent, "blend": blend, "flow": flow, "preview": preview,

@@ -21,6 +21,11 @@ the InceptionV3 block at the same stage and relative depth:
 from videocore import errors
 
 INCEPTION_V3_LAYERS = tuple(f"mixed{i}" for i in range(11))
+# Smallest image side (px) for which each layer still has an activation (valid convs and pools
+# shrink the input; the stride-8, -16 and -32 stages need 27, 43 and 75 px). Checked against
+# the network in tests; runs use it to refuse or adapt octave counts before loading any weights.
+MIN_SIDE = {**{f"mixed{i}": 27 for i in range(3)}, **{f"mixed{i}": 43 for i in range(3, 8)},
+            **{f"mixed{i}": 75 for i in range(8, 11)}}
 
 GOOGLENET_TO_INCEPTION_V3 = {
     "inception_3a": "mixed0",

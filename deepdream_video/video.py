@@ -5,8 +5,11 @@ previous raw frame, seed, memory budget) in a work folder next to the output. Th
 `checkpoint_every` frames and when the run is stopped with Ctrl-C / SIGTERM; starting the same
 command again continues from it. Every random draw is a function of (seed, frame index), and
 the network runs deterministically, so a resumed run writes the same frames as an uninterrupted
-one. The video is encoded from the PNGs at the end, at the source's exact frame rate and with
-its audio for the span processed.
+one; a resumed run seeks to its frame rather than decoding the earlier ones. The video is encoded
+from the PNGs at the end (and every `preview_every` frames into <output stem>.partial<suffix>, to
+watch), at the source's exact frame rate and with its audio for the span processed. Every setting
+is checked against the frame size before the first frame (`Plan`), and `shard` splits a long film
+into contiguous ranges for several machines (`shards.merge` joins them).
 
 `dream_video` puts three parts together: `Plan` (settings, memory budget, tiles, the estimate),
 the run state (`_WorkDir`, `fingerprint`, `_Resume`) and `_FrameLoop` (the frames in order).
@@ -37,6 +40,7 @@ from deepdream_video import schedules
 from videocore import checkpoint
 from videocore import errors
 from videocore import files
+from videocore import frames as frames_lib
 from videocore import metrics
 from videocore import precision
 from videocore import video as video_lib
@@ -52,7 +56,12 @@ _ESTIMATED_GFLOPS = {"float32": 250.0, "bfloat16": 500.0, "float16": 500.0}
 _MEMORY_PER_ACTIVATION_BYTE = 2.6
 _MEMORY_FIXED_BYTES = 0.6 * 2**30
 # Config fields that do not change the frames a run produces (may differ when resuming).
-_RUN_ONLY_FIELDS = ("checkpoint_every", "workdir", "keep_workdir", "warping_error", "quality", "memory_budget_gb")
+_RUN_ONLY_FIELDS = ("checkpoint_every", "workdir", "keep_workdir", "warping_error", "quality", "memory_budget_gb",
+                    "preview_every", "side_by_side")
+# num_octaves=auto: the seeds' "octaves: 4", fewer where the frame is too small for it.
+AUTO_OCTAVES = 4
+# Modes in which a frame's dream starts from the previous one (a shard warms up before its range).
+_CARRYING_MODES = ("blend", "flow")
 
 
 @dataclasses.dataclass
@@ -86,12 +95,16 @@ def validate(config):
     if config.objective not in dream.OBJECTIVES:
         raise errors.ConfigError(f"objective must be one of {', '.join(dream.OBJECTIVES)}, got {config.objective!r}")
     _check_dream_values(config.to_dict(), "")
+    octaves_setting(config.num_octaves)
     for name in ("blend_value", "blend_low", "blend_high", "flow_decay", "flow_refresh"):
         if not 0.0 <= config[name] <= 1.0:
             raise errors.ConfigError(f"{name} must be in [0, 1], got {config[name]}")
     if config.blend_low > config.blend_high or (config.blend == "loop" and config.blend_step <= 0):
         raise errors.ConfigError("blend needs blend_low <= blend_high and blend_step > 0")
     _positive(config, "checkpoint_every")
+    if config.preview_every < 0 or config.warmup < 0:
+        raise errors.ConfigError("preview_every and warmup must not be negative")
+    parse_shard(config.shard)
     _positive(config, "layer_every")
     if config.start < 0 or (config.end and config.end <= config.start):
         raise errors.ConfigError(f"empty time range start={config.start} end={config.end}")
@@ -110,7 +123,7 @@ def _check_dream_values(values, where):
     """The numeric dream settings of the config or of one keyframe."""
     if "num_iterations" in values and values["num_iterations"] < 1:
         raise errors.ConfigError(f"{where}num_iterations must be at least 1, got {values['num_iterations']}")
-    if "num_octaves" in values and values["num_octaves"] < 1:
+    if "num_octaves" in values and values["num_octaves"] != "auto" and octaves_setting(values["num_octaves"]) < 1:
         raise errors.ConfigError(f"{where}num_octaves must be at least 1, got {values['num_octaves']}")
     if "octave_scale" in values and not values["octave_scale"] > 1:
         raise errors.ConfigError(f"{where}octave_scale must be greater than 1, got {values['octave_scale']}")
@@ -118,6 +131,35 @@ def _check_dream_values(values, where):
         raise errors.ConfigError(f"{where}learning_rate must not be negative, got {values['learning_rate']}")
     if "jitter" in values and values["jitter"] < 0:
         raise errors.ConfigError(f"{where}jitter must not be negative, got {values['jitter']}")
+
+
+def octaves_setting(value):
+    """config.num_octaves ("auto", an int or an int's text) -> int, or None for "auto"."""
+    if value == "auto" or value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise errors.ConfigError(f"num_octaves must be 'auto' or a whole number, got {value!r}") from None
+
+
+def parse_shard(text):
+    """"i/N" -> (i, N) with 0 <= i < N; "" -> None."""
+    if not text:
+        return None
+    try:
+        index, count = (int(part) for part in str(text).split("/"))
+    except ValueError:
+        raise errors.ConfigError(f"shard {text!r} is not INDEX/COUNT, e.g. 0/4") from None
+    if not 0 <= index < count:
+        raise errors.ConfigError(f"shard {text!r}: the index must be in 0..{count - 1} (0-based)")
+    return index, count
+
+
+def shard_path(output, index, count):
+    """Where shard `index` of `count` of a run writing `output` puts its video: film.shard-1-of-4.mp4."""
+    output = pathlib.Path(output)
+    return output.with_name(f"{output.stem}.shard-{index}-of-{count}{output.suffix}")
 
 
 def _read_image(path, size):
@@ -177,10 +219,18 @@ class _WorkDir:
                 state = {key: saved[key] for key in saved.files}
         except (OSError, ValueError) as error:
             raise errors.CheckpointError(f"{path}: unreadable run state ({error}); delete {self.path}") from None
-        if str(state["fingerprint"]) != self.fingerprint:
+        saved_text = str(state["fingerprint"])
+        if saved_text != self.fingerprint:
+            try:
+                saved, now = json.loads(saved_text), json.loads(self.fingerprint)
+            except ValueError:  # a state from before fingerprints were field by field
+                saved, now = None, None
+            field = next((key for key in sorted(set(saved) | set(now)) if saved.get(key) != now.get(key)),
+                         None) if isinstance(saved, dict) and isinstance(now, dict) else None
+            which = ("another video or other settings" if field is None else
+                     f"other settings: {field} was {saved.get(field)!r}, now {now.get(field)!r}")
             raise errors.CheckpointError(
-                f"{self.path} holds a run of another video or other settings; delete it to start over, "
-                "or pick another output / workdir")
+                f"{self.path} holds a run of {which}; delete it to start over, or pick another output / workdir")
         return state
 
     def save_state(self, next_frame, previous_dream, previous_raw, seed, memory_budget, complete=False):
@@ -228,11 +278,29 @@ class Plan:
             if "dream_layers" in keyframe.values:
                 layers_lib.resolve(keyframe.values["dream_layers"])
         self.compute_dtype = _PRECISION_TO_DTYPE[precision.choose_policy(config.precision)]
+        self.notices = []  # one-line notices printed before the run
+        # The frames this run writes, [first_frame, end_frame), and dreams, from dream_from (indices
+        # counted from `start`; a shard dreams `warmup` frames before its range in carrying modes).
+        total = self._frames_in_range()
+        shard = parse_shard(config.shard)
+        self.shard = shard
+        self.first_frame, self.end_frame = (0, total) if shard is None else (
+            shard[0] * total // shard[1], (shard[0] + 1) * total // shard[1])
+        self.dream_from = self.first_frame
+        if shard is not None:
+            self.output = shard_path(self.output, *shard)
+            if config.mode in _CARRYING_MODES:
+                self.dream_from = max(0, self.first_frame - config.warmup)
+        self.num_octaves = self._fit_octaves()
         self._tiles = {}
         self._one_graph_per_frame = None
         self._memory_budget = None
 
     def expected_frames(self):
+        """Frames this run writes (a shard's share of [start, end))."""
+        return self.end_frame - self.first_frame
+
+    def _frames_in_range(self):
         """Frames in [start, end): those whose time stamp k / fps falls in the range."""
         fps = float(self.info.fps)
         first = math.ceil(self.start * fps - 1e-9)
@@ -241,21 +309,82 @@ class Plan:
             last = min(last, math.ceil(self.end * fps - 1e-9))
         return max(0, last - first)
 
-    def read_source(self):
-        """The source frames of [start, end) at the run's size, uint8 (H, W, 3), streamed."""
-        return video_lib.read_frames(self.video, start=self.start, end=self.end, size=self.size,
-                                     aspect=None)
+    def read_source(self, from_frame=0):
+        """The source frames from index `from_frame` of [start, end) on, at the run's size, uint8
+        (H, W, 3), streamed. Seeks rather than decoding the frames before it."""
+        start = self.start + from_frame / float(self.info.fps)
+        return video_lib.read_frames(self.video, start=start, end=self.end, size=self.size, aspect=None)
+
+    def frame_time(self, index):
+        """Seconds into the source of frame `index` (where its audio starts)."""
+        return self.start + index / float(self.info.fps)
+
+    def _settings_used(self, num_octaves):
+        """Every (dream layers, num_octaves, octave_scale, frame) combination the run will dream
+        with if the config's octave count is `num_octaves` (frame: the first that uses it)."""
+        self.num_octaves = num_octaves
+        if not self.keyframes:
+            scale = self.config.octave_scale
+            return {(layers_lib.resolve(layers), num_octaves, scale): 0 for layers in self.layer_sets()}
+        used = {}
+        for index in range(self.dream_from, self.end_frame):
+            values = self.frame_values(index)
+            key = (layers_lib.resolve(values["dream_layers"]), values["num_octaves"], values["octave_scale"])
+            used.setdefault(key, index)
+        return used
+
+    def _misfit(self, num_octaves):
+        """The first combination whose smallest octave is below what its deepest layer needs:
+        (layer, needed side, smallest octave (h, w), octaves, frame), or None if all fit."""
+        width, height = self.size
+        for (layers, count, scale), frame in self._settings_used(num_octaves).items():
+            smallest = dream.octave_sizes(height, width, count, scale)[0]
+            layer = max(layers, key=lambda name: layers_lib.MIN_SIDE[name])
+            if min(smallest) < layers_lib.MIN_SIDE[layer]:
+                return layer, layers_lib.MIN_SIDE[layer], smallest, count, frame
+        return None
+
+    def _fit_octaves(self):
+        """The octave count for the config's num_octaves, checked against every layer the run will
+        use at the run's size before any work: "auto" takes the seeds' 4 or as many as fit (noted in
+        `notices`); a count that does not fit is a ConfigError naming the layer and what to change."""
+        width, height = self.size
+        requested = octaves_setting(self.config.num_octaves)
+        candidates = [requested] if requested else range(AUTO_OCTAVES, 0, -1)
+        first_misfit = None
+        for count in candidates:
+            misfit = self._misfit(count)
+            if misfit is None:
+                if count < AUTO_OCTAVES and not requested:
+                    layer, need, smallest, _, _ = first_misfit
+                    self.notices.append(
+                        f"num_octaves=auto: {count} octave{'s' if count > 1 else ''} at {width}x{height} "
+                        f"({layer} needs the smallest octave >= {need} px; {AUTO_OCTAVES} would make it "
+                        f"{smallest[1]}x{smallest[0]})")
+                return count
+            first_misfit = first_misfit or misfit
+        layer, need, smallest, count, frame = misfit
+        where = f" from frame {frame} (keyframes)" if self.keyframes else ""
+        if min(height, width) < need or count == 1:
+            raise errors.ConfigError(
+                f"a {width}x{height} frame is too small for dream layer {layer}{where}, which needs at least "
+                f"{need} px on each side: use a larger size or shallower layers")
+        raise errors.ConfigError(
+            f"num_octaves={count}{where} at {width}x{height}: the smallest octave is {smallest[1]}x{smallest[0]}, "
+            f"below the {need} px dream layer {layer} needs; use fewer octaves (or num_octaves=auto), a smaller "
+            "octave_scale or a larger size")
 
     def frame_values(self, index):
         """Dream settings for frame `index`: config, keyframes, layer schedule."""
         config = self.config
         base = {name: config[name] for name in schedules.NUMERIC}
+        base["num_octaves"] = self.num_octaves
         base.update(dream_layers=",".join(self.dream_layers), channels=config.channels)
         values = schedules.values_at(self.keyframes, index, base)
         if self.layer_schedule:
             values["dream_layers"] = self.layer_schedule[
                 schedules.layer_index(len(self.layer_schedule), index, config.layer_every)]
-        if config.mode == "flow" and index > 0:
+        if config.mode == "flow" and index > self.dream_from:
             values["learning_rate"] *= values["flow_refresh"]
         return values
 
@@ -288,7 +417,7 @@ class Plan:
         (else each step is its own call: a little slower, far less memory)."""
         if self._one_graph_per_frame is None:
             config = self.config
-            needs = sum(self.dreamer(layers, config.channels).frame_graph_bytes(config.num_octaves,
+            needs = sum(self.dreamer(layers, config.channels).frame_graph_bytes(self.num_octaves,
                                                                                   config.num_iterations)
                         for layers in self.layer_sets())
             self._one_graph_per_frame = needs <= self.memory_budget() / 2
@@ -352,13 +481,58 @@ class Plan:
 # ----------------------------------------------------------------------------- the run state
 
 
-def fingerprint(config, video):
-    """What a work folder's state must match to be resumed: the source file and the frame-changing settings."""
-    video = pathlib.Path(video)
-    settings = {k: v for k, v in config.to_dict().items() if k not in _RUN_ONLY_FIELDS}
+@functools.lru_cache(maxsize=8)
+def _file_hash(path, size, mtime_ns):
+    """SHA-256 of a file (cached by path, size and time: a weights file is ~90 MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def weights_identity(weights):
+    """What `weights` resolves to on this machine: the SHA-256 of the file that will be loaded
+    ("auto" -> $NEURAL_VIDEO_INCEPTION_WEIGHTS or the converted cache, "imagenet" -> Keras's download),
+    or the setting itself when no file exists yet (it is made when the model loads)."""
+    from videocore import inception  # deferred: pulls in keras applications
+
+    if weights is None or weights == "none":
+        return "random"
+    if weights == "auto":
+        candidates = [os.environ.get(inception.WEIGHTS_ENV), inception.converted_path()]
+    elif weights == "imagenet":
+        candidates = [pathlib.Path(os.environ.get("KERAS_HOME", pathlib.Path.home() / ".keras")) / "models"
+                      / "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"]
+    else:
+        candidates = [weights]
+    for candidate in filter(None, candidates):
+        path = pathlib.Path(candidate)
+        if path.is_file():
+            stat = path.stat()
+            return "sha256:" + _file_hash(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    return str(weights)
+
+
+def fingerprint(plan):
+    """What a work folder's state must match to be resumed, as JSON of {field: value}: the source
+    file and every frame-changing setting *as resolved on this machine* (compute dtype, a hash of
+    the weights file, frame size, octave count, layers, the frame range), so a resume elsewhere
+    cannot silently change the numbers."""
+    video = plan.video
     stat = video.stat()
-    identity = [str(video.resolve()), stat.st_size, stat.st_mtime_ns, settings]
-    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+    fields = {f"config.{k}": v for k, v in plan.config.to_dict().items() if k not in _RUN_ONLY_FIELDS}
+    fields.update({
+        "video": [str(video.resolve()), stat.st_size, stat.st_mtime_ns],
+        "compute_dtype": plan.compute_dtype,
+        "weights": weights_identity(plan.config.weights),
+        "frame_size": f"{plan.size[0]}x{plan.size[1]}",
+        "num_octaves": plan.num_octaves,
+        "dream_layers": list(plan.dream_layers),
+        "layer_schedule": list(plan.layer_schedule),
+        "frames": [plan.dream_from, plan.first_frame, plan.end_frame],
+    })
+    return json.dumps(fields, sort_keys=True, default=str)
 
 
 @dataclasses.dataclass
@@ -396,9 +570,9 @@ class _FrameLoop:
 
     def start_image(self, index, raw, previous_raw, previous_dream, values):
         """float32 (H, W, 3) in [-1, 1] the dream of frame `index` starts from."""
-        if index == 0:
-            if self.config.predefined_start:
-                return modes.to_float(_read_image(self.config.predefined_start, self.plan.size))
+        if index == 0 and self.config.predefined_start:
+            return modes.to_float(_read_image(self.config.predefined_start, self.plan.size))
+        if previous_dream is None:  # the run's (or a shard's warm-up's) first frame
             return modes.to_float(raw)
         if self.config.mode == "blend":
             alpha = schedules.blend_value(
@@ -429,47 +603,66 @@ class _FrameLoop:
     def run(self, resume, progress=True):
         """Dreams from `resume` (a _Resume) to the last frame -> (frames in the output, seconds per
         frame of this session's dreaming or nan). KeyboardInterrupt after saving on Ctrl-C / SIGTERM."""
-        next_frame = resume.next_frame
+        plan = self.plan
+        next_frame = max(resume.next_frame, plan.dream_from)
         previous_dream, previous_raw = resume.previous_dream, resume.previous_raw
         dream_seconds, dreamed_count = 0.0, 0
         index = next_frame - 1
         if not resume.complete:
             with checkpoint.StopSignals() as stop, tqdm.tqdm(
-                    total=self.plan.expected_frames(), initial=next_frame, unit="frame", disable=not progress,
-                    desc=f"dreaming {self.plan.video.name}") as bar:
-                for index, raw in enumerate(self.plan.read_source()):
-                    if index < next_frame:
-                        continue
-                    values = self.plan.frame_values(index)
+                    total=plan.end_frame - plan.dream_from, initial=next_frame - plan.dream_from, unit="frame",
+                    disable=not progress, desc=f"dreaming {plan.video.name}") as bar:
+                # A resumed run seeks to its frame: the earlier ones are neither decoded nor dreamed.
+                source = plan.read_source(next_frame) if next_frame < plan.end_frame else ()
+                for index, raw in enumerate(source, start=next_frame):
+                    if index >= plan.end_frame:
+                        break
+                    values = plan.frame_values(index)
                     began = time.perf_counter()
                     start = self.start_image(index, raw, previous_raw, previous_dream, values)
                     dreamed = self.dream_frame(index, start, values)
                     if index > next_frame:  # the first frame of a session includes tracing
                         dream_seconds += time.perf_counter() - began
                         dreamed_count += 1
-                    self.workdir.write_frame(index, modes.to_uint8(dreamed))
+                    if index >= plan.first_frame:  # warm-up frames are dreamed, not written
+                        self.workdir.write_frame(index, modes.to_uint8(dreamed))
                     previous_dream, previous_raw = dreamed, raw
                     bar.update(1)
                     if (index + 1) % self.config.checkpoint_every == 0 or stop.received:
                         self._save(index + 1, previous_dream, previous_raw)
+                    written = index + 1 - plan.first_frame
+                    if self.config.preview_every and written > 0 and written % self.config.preview_every == 0:
+                        _encode(plan, self.workdir, index + 1, False, partial_path(plan.output))
                     if stop.received:
                         raise KeyboardInterrupt(f"stopped by {stop.received}; run again to resume")
-            if index < 0:
-                raise errors.VideoError(self.plan.video, "no frames in the chosen time range")
+            if index < plan.first_frame:
+                raise errors.VideoError(plan.video, "no frames in the chosen time range")
             self._save(index + 1, previous_dream, previous_raw, complete=True)
-        return index + 1, dream_seconds / dreamed_count if dreamed_count else float("nan")
+        return index + 1 - plan.first_frame, dream_seconds / dreamed_count if dreamed_count else float("nan")
 
 
 # ----------------------------------------------------------------------------- encoding and measuring
 
 
-def _encode(plan, workdir, count, progress):
-    """The dreamed frames into the output video, with the source's frame rate and audio of the span."""
+def partial_path(output):
+    """Where `preview_every` puts the frames so far: film.mp4 -> film.partial.mp4."""
+    output = pathlib.Path(output)
+    return output.with_name(f"{output.stem}.partial{output.suffix}")
+
+
+def _encode(plan, workdir, end, progress, path=None):
+    """The dreamed frames [first_frame, end) into `path` (default the output), at the source's frame
+    rate with its audio for that span; source | dream side by side if the config asks. Written
+    under a temporary name and renamed, so a watched partial video is never half written."""
+    path = path or plan.output
     audio = plan.video if plan.info.has_audio else None
-    with video_lib.VideoWriter(plan.output, plan.info.fps, audio_source=audio, audio_start=plan.start,
+    sources = plan.read_source(plan.first_frame) if plan.config.side_by_side else None
+    with video_lib.VideoWriter(path, plan.info.fps, audio_source=audio, audio_start=plan.frame_time(plan.first_frame),
                                quality=plan.config.quality) as writer:
-        for index in tqdm.trange(count, unit="frame", disable=not progress, desc=f"encoding {plan.output.name}"):
-            writer.write(workdir.read_frame(index))
+        for index in tqdm.trange(plan.first_frame, end, unit="frame", disable=not progress,
+                                 desc=f"encoding {path.name}"):
+            frame = workdir.read_frame(index)
+            writer.write(frames_lib.side_by_side(next(sources), frame) if sources is not None else frame)
 
 
 def _measure(plan, workdir, count):
@@ -483,7 +676,7 @@ def _measure(plan, workdir, count):
     changes, pending = [], collections.deque()
 
     def outputs():
-        for index, source in zip(range(count), plan.read_source()):
+        for index, source in zip(range(plan.first_frame, plan.first_frame + count), plan.read_source(plan.first_frame)):
             output = workdir.read_frame(index)
             changes.append(np.mean(np.abs(output.astype(np.float32) - source)) / 255)
             pending.append(source)
@@ -499,6 +692,19 @@ def _measure(plan, workdir, count):
     return warping, float(np.mean(changes))
 
 
+def _write_shard_record(plan, count, fingerprint_text):
+    """Beside a shard's video, what `shards.merge` checks: which shard, its frames, the run's settings."""
+    fields = json.loads(fingerprint_text)
+    for name in ("frames", "config.shard"):
+        fields.pop(name, None)
+    record = {"shard": plan.shard[0], "count": plan.shard[1], "first_frame": plan.first_frame, "frames": count,
+              "total_frames": plan._frames_in_range(), "fps": str(plan.info.fps), "size": list(plan.size),
+              "video": str(plan.video.resolve()), "start": plan.start, "end": plan.end,
+              "settings": hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()}
+    with files.atomic_path(plan.output.with_suffix(".json")) as temp:
+        temp.write_text(json.dumps(record, indent=1))
+
+
 def dream_video(config, video, output, *, progress=True):
     """DeepDreams a video file into `output`, resuming an interrupted run of the same settings.
 
@@ -506,16 +712,23 @@ def dream_video(config, video, output, *, progress=True):
       config: ml_collections.ConfigDict from `configs` (e.g. `configs.flow()`).
       video: path of the source video (any FFmpeg-readable file).
       output: path of the video to write (.mp4, .mkv or .mov); its work folder sits next to it.
+        With `config.shard` "i/N" the shard's video goes to `shard_path(output, i, N)` with a .json
+        record beside it (see `deepdream_video.shards.merge`).
       progress: show progress bars.
     Returns:
-      Result. Prints a memory/time estimate first; the source's fps and audio are kept.
+      Result. Prints one-line notices and a memory/time estimate first; the source's fps and audio
+      are kept. Every setting is checked against the output size before any frame is read.
     Raises:
       UserInputError (ConfigError, VideoError, CheckpointError) for bad settings or files;
       KeyboardInterrupt after saving the state when stopped by Ctrl-C / SIGTERM.
     """
     plan = Plan(config, video, output)
-    workdir = _WorkDir(config.workdir or plan.output.with_name(plan.output.name + ".work"),
-                       fingerprint(config, plan.video))
+    for notice in plan.notices:
+        print(notice, flush=True)
+    for layers in plan.layer_sets():  # loads the weights (and checks channels) before the fingerprint hashes them
+        plan.dreamer(layers, config.channels)
+    fingerprint_text = fingerprint(plan)
+    workdir = _WorkDir(config.workdir or plan.output.with_name(plan.output.name + ".work"), fingerprint_text)
     resume = _Resume.load(workdir)
     if resume.memory_budget is not None:
         plan.keep_memory_budget(resume.memory_budget)
@@ -523,7 +736,10 @@ def dream_video(config, video, output, *, progress=True):
         logging.info("resuming %s at frame %d from %s", plan.video.name, resume.next_frame, workdir.path)
     print(plan.describe(plan.expected_frames()), flush=True)
     count, seconds_per_frame = _FrameLoop(plan, workdir).run(resume, progress)
-    _encode(plan, workdir, count, progress)
+    _encode(plan, workdir, plan.first_frame + count, progress)
+    partial_path(plan.output).unlink(missing_ok=True)  # the whole video replaces the partial one
+    if plan.shard is not None:
+        _write_shard_record(plan, count, fingerprint_text)
     warping, change = _measure(plan, workdir, count)
     if not config.keep_workdir:
         shutil.rmtree(workdir.path, ignore_errors=True)

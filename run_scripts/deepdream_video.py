@@ -23,7 +23,7 @@ flags.DEFINE_string("model", None, "Network: inception_v3.")
 flags.DEFINE_string("weights", None, "InceptionV3 weights: auto, imagenet or a file.")
 flags.DEFINE_float("learning_rate", None, "Mean change per iteration ([-1, 1] units).")
 flags.DEFINE_integer("num_iterations", None, "Gradient steps per octave.")
-flags.DEFINE_integer("num_octaves", None, "Number of scales.")
+flags.DEFINE_string("num_octaves", None, "Number of scales, or auto (4, fewer where the frame is too small).")
 flags.DEFINE_float("octave_scale", None, "Size ratio between octaves (> 1).")
 flags.DEFINE_integer("jitter", None, "Maximum random roll (pixels).")
 flags.DEFINE_string("dream_layers", None, "Comma-separated layers (mixed0..mixed10 or inception_4c...).")
@@ -42,20 +42,25 @@ flags.DEFINE_float("end", None, "End time (s).")
 flags.DEFINE_string("size", None, "Resize frames to WIDTHxHEIGHT.")
 flags.DEFINE_bool("preview", None, "Half size, first 3 seconds.")
 flags.DEFINE_integer("seed", None, "Random seed (jitter, random blend).")
+flags.DEFINE_integer("preview_every", None, "Rewrite <output stem>.partial.mp4 every N frames (0 = off).")
+flags.DEFINE_bool("side_by_side", None, "Write source | dream side by side.")
+flags.DEFINE_string("shard", None, "i/N: dream the i-th (0-based) of N frame ranges (join with nv-deepdream-merge).")
+flags.DEFINE_integer("warmup", None, "Frames a blend/flow shard dreams before its range, unwritten.")
 
 OVERRIDES = ("model", "weights", "learning_rate", "num_iterations", "num_octaves", "octave_scale", "jitter",
              "dream_layers", "channels", "objective", "predefined_start", "mode", "blend", "blend_value",
-             "layer_schedule", "flow_decay", "flow_refresh", "keyframes", "start", "end", "size", "preview", "seed")
+             "layer_schedule", "flow_decay", "flow_refresh", "keyframes", "start", "end", "size", "preview", "seed",
+             "preview_every", "side_by_side", "shard", "warmup")
 
 
 def main(argv):
     del argv
+    from deepdream_video import configs
     from deepdream_video import video
 
     config = FLAGS.config
-    for name in OVERRIDES:
-        if FLAGS[name].value is not None:
-            config[name] = FLAGS[name].value
+    for notice in configs.apply_overrides(config, {name: FLAGS[name].value for name in OVERRIDES}):
+        print(notice, flush=True)
     result = video.dream_video(config, FLAGS.video, FLAGS.output)
     warping = "" if math.isnan(result.warping_error) else (
         f"; warping error {result.warping_error:.5f}, mean change from the source {result.mean_change:.4f}")

@@ -195,8 +195,8 @@ def test_optimizer_without_a_network_is_a_config_error(tmp_path):
 
 
 def test_nan_weights_behind_a_finite_loss_are_never_checkpointed(tmp_path, caplog):
-    # NaN inputs alone: the ReLU maps NaN to 0, so the loss stays finite while the gradients
-    # turn the weights into NaN. The check before each save catches it.
+    # NaN inputs alone, and a loss that skips non-finite examples: the loss stays finite while the
+    # gradients turn the weights into NaN. The check before each save catches it.
     caplog.set_level(python_logging.WARNING)
     config = tiny_task.tiny_config(num_steps=20, checkpoint_every_steps=4)
     config.poison = ((1, 2, math.nan),)  # the 10th batch
