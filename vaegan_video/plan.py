@@ -1,18 +1,17 @@
 """What a VAE-GAN run will cost before it starts: frame size, steps per epoch, estimated time per epoch.
 
-The time is not measured here (timing a step at the published size takes half a minute and
-competes with the run for the CPU): it scales a full-size step measured on the development
-machine (../shared/DESIGN.md, AMD EPYC, 2 vCPU) by the run's FLOPs per step.
+The time is estimated for *this* machine without timing the model itself (tracing the published
+model takes half a minute): one 5x5 stride-2 convolution like the model's second layer is timed
+forward and backward for about a second in the run's precision, and the step's FLOPs are divided
+by the rate it reached. On the development CPUs a full-size step ran at 0.86-1.1x that rate.
 """
+
+import statistics
+import time
 
 from videocore import data
 from videocore import precision
 
-# Seconds per training step of the published model (256x144, filters 80-640, z 200, batch 12)
-# measured on the development CPU: 1.62-1.89 s with mixed_bfloat16 (1.9 s in issue 11's run),
-# 2.99-3.30 s in float32. Midpoints.
-MEASURED_STEP_SECONDS = {"mixed_bfloat16": 1.75, "float32": 3.1}
-MEASURED_BATCH = 12
 # Per step whatever the size (dispatch, data pipeline, optimizer updates): the quick preset's
 # ~0.14 s steps (1,100 in ~2.5 min, configs.quick) are mostly this, not FLOPs.
 OVERHEAD_SECONDS = 0.1
@@ -39,20 +38,48 @@ def forward_macs_per_frame(model_config):
     return encoder + 2 * decoder + 3 * discriminator
 
 
-def _published_macs():
-    from vaegan_video import configs
+def step_flops(config):
+    """FLOPs of one training step: the forward pass and a backward pass of twice its cost."""
+    return 2 * 3 * forward_macs_per_frame(config.model) * config.loop.batch_size
 
-    return forward_macs_per_frame(configs.dissertation().model)
+
+def measure_conv_flops_per_second(policy, repeats=5):
+    """FLOP/s this machine reaches now on a 5x5 stride-2 convolution, forward + backward.
+
+    The shape is the published model's second layer (batch 12, 72x128x80 -> 36x64x160); the
+    median of `repeats` timed runs after one warm-up, in the compute dtype of `policy`.
+    """
+    import keras
+    import tensorflow as tf
+
+    dtype = keras.mixed_precision.Policy(policy).compute_dtype
+    x = tf.random.stateless_normal((12, 72, 128, 80), seed=(1, 2), dtype=dtype)
+    kernel = tf.Variable(tf.random.stateless_normal((5, 5, 80, 160), seed=(3, 4), dtype=dtype) * 0.01)
+
+    @tf.function
+    def forward_backward():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.nn.conv2d(x, kernel, strides=2, padding="SAME")
+            loss = tf.reduce_sum(tf.cast(y, tf.float32))
+        return tape.gradient(loss, [x, kernel])
+
+    forward_backward()  # trace and warm up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        gradients = forward_backward()
+        float(tf.reduce_sum(tf.cast(gradients[1], tf.float32)))  # wait for the result
+        times.append(time.perf_counter() - start)
+    flops = 2 * 3 * (36 * 64) * (5 * 5 * 80 * 160) * 12
+    return flops / statistics.median(times)
 
 
-def estimate_step_seconds(config, policy=None):
-    """Estimated seconds per training step of `config` on the development CPU, or None (GPU / float16)."""
+def estimate_step_seconds(config, policy=None, flops_per_second=None):
+    """Estimated seconds per training step of `config` on this machine (see the module docstring)."""
     policy = policy or precision.choose_policy(config.loop.precision)
-    reference = MEASURED_STEP_SECONDS.get(policy)
-    if reference is None:
-        return None
-    work = forward_macs_per_frame(config.model) * config.loop.batch_size
-    return OVERHEAD_SECONDS + (reference - OVERHEAD_SECONDS) * work / (_published_macs() * MEASURED_BATCH)
+    rate = flops_per_second or measure_conv_flops_per_second(policy)
+    return OVERHEAD_SECONDS + step_flops(config) / rate
 
 
 def _duration(seconds):
@@ -73,9 +100,8 @@ def describe(config, stores):
     first = (f"VAE-GAN {model.width}x{model.height}, z {model.latent_dim}, filters {tuple(model.filters)}, "
              f"batch {config.loop.batch_size}, {policy}: {frames:,} frames, {steps:,} steps per epoch, "
              f"{total:,} steps in all")
-    seconds = estimate_step_seconds(config, policy)
-    if seconds is None:
-        return first + f"\nno time estimate for {policy} (only CPU figures were measured)"
+    rate = measure_conv_flops_per_second(policy)
+    seconds = estimate_step_seconds(config, policy, rate)
     return (first + f"\nestimated ~{seconds:.2g} s per step, ~{_duration(seconds * steps)} per epoch, "
-            f"~{_duration(seconds * total)} in all (a full-size step measured on the development CPU, "
-            "scaled by FLOPs; not timed now)")
+            f"~{_duration(seconds * total)} in all ({step_flops(config) / 1e9:,.0f} GFLOP per step at the "
+            f"{rate / 1e9:,.0f} GFLOP/s one of its convolutions reaches here now)")
