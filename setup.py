@@ -33,6 +33,8 @@ setuptools.setup(
             "nv-latent-dream=run_scripts.latent_dream:run",
             "nv-latent-dream-export=run_scripts.latent_dream_export:run",
             "nv-deepdream=run_scripts.deepdream_video:run",
+            "nv-deepdream-merge=run_scripts.deepdream_merge:run",
+            "nv-deepdream-image=run_scripts.deepdream_image:run",
             "nv-relive-train=run_scripts.relive_train:run",
             "nv-relive-sample=run_scripts.relive_sample:run",
             "nv-relive-photo=run_scripts.relive_photo:run",

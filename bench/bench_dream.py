@@ -6,9 +6,12 @@ step with input_signature [None, None, 3] (as in the TensorFlow DeepDream tutori
 jitter and steps in Python. "ours" is `dream.Dreamer`: the whole frame in one graph traced for
 its size, on `models.DreamNet` (BN folded plus the rewrites its docstring lists; "BN folded
 only" leaves those out). Then the end-to-end frames/s of a whole `flow` run (decode, flow,
-dream, encode) on a bundled clip. Other jobs on the machine make figures noisy: read medians.
+dream, encode) on a bundled clip, the time to the first dreamed frame of a fresh run (weights,
+tracing and encoding included), and the seam figures of a film dreamed in 2 shards (warping
+error of the frame pairs across the seam vs within the shards, and the same pairs of a single
+run). Other jobs on the machine make figures noisy: read medians.
 
-    python bench/bench_dream.py [--repeats=5] [--skip_video]
+    python bench/bench_dream.py [--repeats=5] [--skip_video] [--tiny]
 """
 import os
 import pathlib
@@ -29,12 +32,14 @@ from deepdream_video import configs  # noqa: E402
 from deepdream_video import dream  # noqa: E402
 from deepdream_video import models  # noqa: E402
 from deepdream_video import modes  # noqa: E402
+from deepdream_video import shards  # noqa: E402
 from deepdream_video import video as dream_video_lib  # noqa: E402
 from videocore import video  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("repeats", 5, "Timed frames per variant (after one warm-up frame).")
 flags.DEFINE_bool("skip_video", False, "Skip the end-to-end flow-mode run.")
+flags.DEFINE_bool("tiny", False, "Check the benchmark runs: tiny frames, 1 repeat, no timing worth reading.")
 
 LAYERS = ("mixed3", "mixed5")
 SIZE = (540, 360)
@@ -90,9 +95,45 @@ def time_interleaved(functions, repeats):
     return {name: (first[name], statistics.median(walls[name]), statistics.median(cpus[name])) for name in functions}
 
 
+def time_to_first_frame(clip, size):
+    """Seconds from calling `dream_video` on the default preset (in a process where nothing is traced
+    yet for this size) until a one-frame video is written: weights, tracing, one frame, encoding."""
+    config = configs.default()
+    config.size, config.end, config.warping_error = f"{size[0]}x{size[1]}", 0.04, False
+    with tempfile.TemporaryDirectory() as folder:
+        began = time.perf_counter()
+        dream_video_lib.dream_video(config, clip, pathlib.Path(folder) / "first.mp4", progress=False)
+        return time.perf_counter() - began
+
+
+def seam_figures(clip, size, seconds, warmup):
+    """(seam error, within-shard error, single run at the same pairs) of a flow run dreamed in 2
+    shards and joined, warping errors as in videocore.metrics."""
+    config = configs.tiny()
+    config.size, config.start, config.end, config.warmup = f"{size[0]}x{size[1]}", 1.0, 1.0 + seconds, warmup
+    config.warping_error = False
+    with tempfile.TemporaryDirectory() as folder:
+        folder = pathlib.Path(folder)
+        single = dream_video_lib.dream_video(config, clip, folder / "single.mp4", progress=False)
+        seam = None
+        for index in (0, 1):
+            config.shard = f"{index}/2"
+            result = dream_video_lib.dream_video(config, clip, folder / "film.mp4", progress=False)
+            seam = seam or result.frames
+        shards.merge(folder / "film.mp4", progress=False)
+        span = dict(start=config.start, end=config.end)
+        at_seam, within = shards.seam_warping_errors(folder / "film.mp4", clip, [seam], **span)
+        single_at_seam, single_within = shards.seam_warping_errors(folder / "single.mp4", clip, [seam], **span)
+    return at_seam, within, single_at_seam, single_within, single.frames, seam
+
+
 def main(argv):
     del argv
+    global SIZE, NUM_OCTAVES
+    if FLAGS.tiny:
+        SIZE, NUM_OCTAVES, FLAGS.repeats, FLAGS.skip_video = (160, 96), 2, 1, True
     clip = video.sample_clip("bigbuckbunny")
+    first_seconds = time_to_first_frame(clip, SIZE if FLAGS.tiny else (384, 216))
     frame = list(video.read_frames(clip, start=2.4, end=2.45, size=SIZE))[0]
     image = modes.to_float(frame)
     shifts = dream.jitter_shifts(np.random.default_rng(0), NUM_OCTAVES, NUM_ITERATIONS, JITTER)
@@ -148,6 +189,14 @@ def main(argv):
         difference = np.abs(dreamed - reference).mean() / 2 * 255
         print(f"ours {dtype}: objective {objective(dreamed):.3f}, mean |difference| from the straightforward "
               f"dream {difference:.2f} grey levels")
+
+    print(f"\ntime to the first frame of a fresh default-preset run at {'160x96' if FLAGS.tiny else '384x216'}: "
+          f"{first_seconds:.1f} s (weights, tracing of every scheduled layer, one frame, encoding)")
+    seam, within, single_seam, single_within, frames, first = seam_figures(
+        clip, (96, 64) if FLAGS.tiny else (192, 108), 0.48 if FLAGS.tiny else 2.0, 10)
+    print(f"2 shards of a {frames}-frame flow run joined (seam before frame {first}, warm-up 10): warping error "
+          f"across the seam {seam:.4f}, within shards {within:.4f}; a single run: {single_seam:.4f} at the "
+          f"same pair, {single_within:.4f} elsewhere")
 
     if not FLAGS.skip_video:
         config = configs.flow()

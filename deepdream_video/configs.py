@@ -40,7 +40,13 @@ def default():
     config.memory_budget_gb = 0.0  # 0 = half the memory available at start
 
     # Video modes.
-    config.mode = "blend"  # "independent" | "blend" | "flow"
+    config.mode = "blend"  # "independent" | "blend" | "flow" | "zoom"
+    # Zoom mode: `frames` frames from one picture (predefined_start, else the video's frame at
+    # `start`), each the previous dream zoomed `zoom` times and turned `zoom_rotate` degrees, at `fps`.
+    config.zoom = 1.05
+    config.zoom_rotate = 0.0
+    config.frames = 100
+    config.fps = 25.0
     config.blend = "loop"  # "constant" | "loop" | "random"; alpha = weight of the raw frame
     config.blend_value = 0.5  # constant alpha
     config.blend_low = 0.5  # first seed: "moving the alpha from 0.5 to 1 and back again"
@@ -126,6 +132,14 @@ def demo():
     return config
 
 
+def zoom():
+    """The feedback "infinite zoom" from one picture, layers mixed3 + mixed5."""
+    config = default()
+    config.mode = "zoom"
+    config.layer_schedule = ""
+    return config
+
+
 def tiny():
     """Small and fast: for tests and smoke runs (96x64 frames, 2 octaves, 2 iterations)."""
     config = flow()
@@ -159,7 +173,7 @@ def apply_overrides(config, values):
 
 
 PRESETS = {"default": default, "independent": independent, "blend": blend, "flow": flow, "preview": preview,
-           "demo": demo, "tiny": tiny}
+           "demo": demo, "zoom": zoom, "tiny": tiny}
 
 
 def get_config(name="default"):

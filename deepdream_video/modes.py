@@ -4,6 +4,7 @@
   blend (first seed): the raw frame blended with the previous *dreamed* frame.
   flow (second seed): the previous dream's residual (dream - raw) carried to the current frame
     along the optical flow, dropped where the forward-backward check fails, and decayed.
+  zoom: one picture dreamed, zoomed into, dreamed again (the feedback "infinite zoom", see image.py).
 
 Frames are float32 (H, W, 3) in [-1, 1] unless said otherwise.
 """
@@ -11,7 +12,7 @@ import numpy as np
 
 from videocore import flow as flow_lib
 
-MODES = ("independent", "blend", "flow")
+MODES = ("independent", "blend", "flow", "zoom")
 
 
 def to_float(frame):

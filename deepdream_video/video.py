@@ -20,6 +20,7 @@ import fractions
 import functools
 import hashlib
 import json
+import itertools
 import math
 import os
 import pathlib
@@ -37,6 +38,7 @@ from deepdream_video import layers as layers_lib
 from deepdream_video import models
 from deepdream_video import modes
 from deepdream_video import schedules
+from deepdream_video import shards
 from videocore import checkpoint
 from videocore import errors
 from videocore import files
@@ -154,12 +156,6 @@ def parse_shard(text):
     if not 0 <= index < count:
         raise errors.ConfigError(f"shard {text!r}: the index must be in 0..{count - 1} (0-based)")
     return index, count
-
-
-def shard_path(output, index, count):
-    """Where shard `index` of `count` of a run writing `output` puts its video: film.shard-1-of-4.mp4."""
-    output = pathlib.Path(output)
-    return output.with_name(f"{output.stem}.shard-{index}-of-{count}{output.suffix}")
 
 
 def _read_image(path, size):
@@ -288,7 +284,7 @@ class Plan:
             shard[0] * total // shard[1], (shard[0] + 1) * total // shard[1])
         self.dream_from = self.first_frame
         if shard is not None:
-            self.output = shard_path(self.output, *shard)
+            self.output = shards.shard_path(self.output, *shard)
             if config.mode in _CARRYING_MODES:
                 self.dream_from = max(0, self.first_frame - config.warmup)
         self.num_octaves = self._fit_octaves()
@@ -334,15 +330,18 @@ class Plan:
         return used
 
     def _misfit(self, num_octaves):
-        """The first combination whose smallest octave is below what its deepest layer needs:
-        (layer, needed side, smallest octave (h, w), octaves, frame), or None if all fit."""
+        """The combination whose smallest octave falls short of what its deepest layer needs, the
+        most demanding one if several do: (layer, needed side, smallest octave (h, w), octaves,
+        frame), or None if all fit."""
         width, height = self.size
+        misfits = []
         for (layers, count, scale), frame in self._settings_used(num_octaves).items():
             smallest = dream.octave_sizes(height, width, count, scale)[0]
-            layer = max(layers, key=lambda name: layers_lib.MIN_SIDE[name])
-            if min(smallest) < layers_lib.MIN_SIDE[layer]:
-                return layer, layers_lib.MIN_SIDE[layer], smallest, count, frame
-        return None
+            for layer in layers:
+                if min(smallest) < layers_lib.MIN_SIDE[layer]:
+                    misfits.append((layers_lib.MIN_SIDE[layer], layers_lib.INCEPTION_V3_LAYERS.index(layer), -frame,
+                                    (layer, layers_lib.MIN_SIDE[layer], smallest, count, frame)))
+        return max(misfits)[-1] if misfits else None
 
     def _fit_octaves(self):
         """The octave count for the config's num_octaves, checked against every layer the run will
@@ -614,9 +613,7 @@ class _FrameLoop:
                     disable=not progress, desc=f"dreaming {plan.video.name}") as bar:
                 # A resumed run seeks to its frame: the earlier ones are neither decoded nor dreamed.
                 source = plan.read_source(next_frame) if next_frame < plan.end_frame else ()
-                for index, raw in enumerate(source, start=next_frame):
-                    if index >= plan.end_frame:
-                        break
+                for index, raw in enumerate(itertools.islice(source, plan.end_frame - next_frame), start=next_frame):
                     values = plan.frame_values(index)
                     began = time.perf_counter()
                     start = self.start_image(index, raw, previous_raw, previous_dream, values)
@@ -722,6 +719,13 @@ def dream_video(config, video, output, *, progress=True):
       UserInputError (ConfigError, VideoError, CheckpointError) for bad settings or files;
       KeyboardInterrupt after saving the state when stopped by Ctrl-C / SIGTERM.
     """
+    if config.mode == "zoom":  # one picture, no frames to carry or resume
+        from deepdream_video import image
+
+        validate(config)
+        info = image.zoom_video(config, video, output, progress=progress)
+        nan = float("nan")
+        return Result(pathlib.Path(output), info.frame_count, info.fps, (info.width, info.height), nan, nan, nan)
     plan = Plan(config, video, output)
     for notice in plan.notices:
         print(notice, flush=True)

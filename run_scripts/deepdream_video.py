@@ -30,7 +30,10 @@ flags.DEFINE_string("dream_layers", None, "Comma-separated layers (mixed0..mixed
 flags.DEFINE_string("channels", None, "Comma-separated channel indices to maximise (default all).")
 flags.DEFINE_string("objective", None, "mean or l2.")
 flags.DEFINE_string("predefined_start", None, "Image the first frame's dream starts from.")
-flags.DEFINE_enum("mode", None, ["independent", "blend", "flow"], "How frames are tied together.")
+flags.DEFINE_enum("mode", None, ["independent", "blend", "flow", "zoom"], "How frames are tied together.")
+flags.DEFINE_float("zoom", None, "mode=zoom: zoom factor between frames, e.g. 1.05.")
+flags.DEFINE_float("zoom_rotate", None, "mode=zoom: degrees turned between frames.")
+flags.DEFINE_integer("frames", None, "mode=zoom: frames to make.")
 flags.DEFINE_enum("blend", None, ["constant", "loop", "random"], "Blend schedule (mode=blend).")
 flags.DEFINE_float("blend_value", None, "Raw-frame weight of the constant blend.")
 flags.DEFINE_string("layer_schedule", None, "Layers to move up and down, one per frame ('' = off).")
@@ -50,7 +53,7 @@ flags.DEFINE_integer("warmup", None, "Frames a blend/flow shard dreams before it
 OVERRIDES = ("model", "weights", "learning_rate", "num_iterations", "num_octaves", "octave_scale", "jitter",
              "dream_layers", "channels", "objective", "predefined_start", "mode", "blend", "blend_value",
              "layer_schedule", "flow_decay", "flow_refresh", "keyframes", "start", "end", "size", "preview", "seed",
-             "preview_every", "side_by_side", "shard", "warmup")
+             "preview_every", "side_by_side", "shard", "warmup", "zoom", "zoom_rotate", "frames")
 
 
 def main(argv):

@@ -2,12 +2,12 @@
 
 import pathlib
 
-import numpy as np
 import tensorflow as tf
 import tqdm
 
 from videocore import data
 from videocore import errors
+from videocore import frames as frames_lib
 from videocore import precision
 from videocore import video
 from videocore import workdir as workdirs
@@ -93,7 +93,7 @@ def reconstruct(config, workdir, video_path, output, *, side_by_side=False, nois
             for frames in batches:
                 reconstructed = model(frames).numpy()
                 if side_by_side:
-                    reconstructed = np.concatenate([frames.numpy(), reconstructed], axis=2)
+                    reconstructed = frames_lib.side_by_side(frames.numpy(), reconstructed)
                 writer.write(reconstructed)
                 bar.update(len(reconstructed))
     return video.probe(output)

@@ -144,7 +144,7 @@ def test_bad_videos_and_a_foreign_work_folder(tmp_path):
         dream_video_lib.dream_video(tiny(), not_a_video, tmp_path / "out.mp4", progress=False)
     source = video.sample_clip("carphone")
     dream_video_lib.dream_video(tiny(end=0.1, keep_workdir=True), source, tmp_path / "out.mp4", progress=False)
-    with pytest.raises(errors.CheckpointError, match="another video or other settings"):
+    with pytest.raises(errors.CheckpointError, match="other settings: config.learning_rate was 0.05, now 0.2"):
         dream_video_lib.dream_video(tiny(end=0.1, learning_rate=0.2), source, tmp_path / "out.mp4", progress=False)
 
 
@@ -180,9 +180,13 @@ def test_frames_over_the_memory_budget_are_tiled_or_refused(tmp_path):
 def test_run_state_fingerprint_and_resume_point(tmp_path):
     source = video.sample_clip("carphone")
     config = tiny(end=0.1)
-    same = dream_video_lib.fingerprint(tiny(end=0.1, checkpoint_every=7, keep_workdir=True), source)
-    assert dream_video_lib.fingerprint(config, source) == same  # run-only fields may change on resume
-    assert dream_video_lib.fingerprint(tiny(end=0.1, learning_rate=0.2), source) != same
+
+    def fingerprint(config):
+        return dream_video_lib.fingerprint(dream_video_lib.Plan(config, source, tmp_path / "out.mp4"))
+
+    same = fingerprint(tiny(end=0.1, checkpoint_every=7, keep_workdir=True, preview_every=2))
+    assert fingerprint(config) == same  # run-only fields may change on resume
+    assert fingerprint(tiny(end=0.1, learning_rate=0.2)) != same
     workdir = dream_video_lib._WorkDir(tmp_path / "work", same)
     fresh = dream_video_lib._Resume.load(workdir)
     assert (fresh.next_frame, fresh.complete, fresh.memory_budget) == (0, False, None)

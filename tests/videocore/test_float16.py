@@ -15,6 +15,7 @@ import skimage.data
 import tensorflow as tf
 
 from deepdream_video import dream
+from deepdream_video import models as deepdream_models
 from deepdream_video import modes
 from relive import export as relive_export
 from relive import train as relive_train
@@ -152,7 +153,7 @@ def test_latent_sequence_model_trains_in_float16_and_exports_float32(tmp_path, m
 
 
 @pytest.mark.parametrize("model", [
-    pytest.param("wgan"),
+    pytest.param("wgan", marks=pytest.mark.slow),  # each ~40 s here: two runs, an export
     pytest.param("conditional", marks=pytest.mark.slow),
     pytest.param("predictor", marks=pytest.mark.slow),
 ])
@@ -193,6 +194,7 @@ def test_relive_models_train_in_float16_restore_the_scale_and_export_uint8(model
 # ----------------------------------------------------------------------------- DeepDream
 
 
+@pytest.mark.slow  # InceptionV3 traced for two dtypes: ~35 s here
 def test_deepdream_step_in_float16_follows_the_float32_ascent(inception):
     """DeepDream has no optimizer: its normalised gradient step needs no loss scaling, only float16 kernels."""
     cat = tf.image.resize(modes.to_float(skimage.data.chelsea()), (96, 96), antialias=True).numpy()
@@ -214,5 +216,4 @@ def test_deepdream_step_in_float16_follows_the_float32_ascent(inception):
 
 @pytest.fixture(scope="module")
 def inception():
-    from deepdream_video import models
-    return models.inception_v3("auto")
+    return deepdream_models.inception_v3("auto")
