@@ -46,3 +46,12 @@ def test_full_network_at_published_size_has_keras_shapes_and_parameters(inceptio
     channels = sum(op.channels for op in net._ops if op.kind == "conv")
     assert inception.count_params() == 21_802_784
     assert folded == inception.count_params() - 2 * channels
+
+
+def test_min_side_table_matches_the_network(inception):
+    from deepdream_video import layers
+
+    net = models.DreamNet(inception, layers.INCEPTION_V3_LAYERS)
+    for name, side in layers.MIN_SIDE.items():
+        assert min(net.output_size(name, side, side)) == 1, name  # the least input with an activation
+        assert min(net.output_size(name, side - 1, side - 1)) < 1, name
