@@ -243,7 +243,11 @@ def main(argv):
         config = variant_config(key, FLAGS.steps, train_end)
         if not FLAGS.evaluate_only:
             print(f"({key}) {name}: training to step {FLAGS.steps} in {workdir}", flush=True)
-            train.train_and_evaluate(config, workdir, progress=False)
+            result = train.train_and_evaluate(config, workdir, progress=False)
+            if result.stopped_by:  # a signal: stop here, every run resumes from its checkpoint
+                print(f"({key}) stopped by {result.stopped_by} at step {result.step}; run the same command "
+                      "to resume", flush=True)
+                return
         elif not (workdir / "checkpoints").is_dir():
             raise errors.CheckpointError(f"{workdir}: no run to evaluate; train it first (without --evaluate_only)")
         import tensorflow as tf
