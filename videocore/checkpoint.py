@@ -13,6 +13,11 @@ from absl import logging
 from videocore import errors
 
 
+# The groups of a training checkpoint (videocore.loop writes them, videocore.workdir reads them).
+NETWORKS, OPTIMIZERS, COUNTERS, SCHEDULES = "networks", "optimizers", "counters", "schedules"
+SEED_STATES, TASK_STATE = "seed_states", "task_state"
+
+
 class DivergedError(errors.ConfigError):
     """Training kept producing non-finite or exploding losses after rolling back; the config must change."""
 

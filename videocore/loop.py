@@ -252,14 +252,16 @@ class StepContext:
         counter = self._counters.step.read_value() * self.num_replicas + tf.cast(replica, tf.int64)
         return tf.stack([tf.constant(base, tf.int64), counter])
 
-    def minimize(self, tape, loss, name, clip_value=None):
+    def minimize(self, tape, loss, name, clip_value=None, clip_norm=None):
         """One update of optimizer `name` on its networks from `loss` (this replica's mean loss).
 
         Divides by the number of replicas (optimizers sum gradients over replicas) and applies the
         optimizer's loss scaling (identity unless mixed_float16). Returns the gradients.
-        clip_value: clip each element of the *global* gradient to [-clip_value, clip_value]. With
-        several replicas the gradients are summed first, so the bound means the same on any number
-        of replicas (Keras' own clipping acts per replica, before the sum).
+        clip_value: clip each element of the *global* gradient to [-clip_value, clip_value].
+        clip_norm: rescale the *global* gradient to a global norm of at most clip_norm (over all
+        the optimizer's variables, as tf.clip_by_global_norm); applied after clip_value. With
+        several replicas the gradients are summed first, so either bound means the same on any
+        number of replicas (Keras' own clipnorm / global_clipnorm act per replica, before the sum).
         """
         optimizer = self._task.optimizers[name]
         variables = [v for network in self._trains[name]
@@ -268,12 +270,12 @@ class StepContext:
         scale = optimizer.scale_loss(tf.constant(1.0))
         factor = scale / self.num_replicas
         gradients = tape.gradient(loss, variables, output_gradients=tf.cast(factor, loss.dtype))
+        if (clip_value or clip_norm) and self.num_replicas > 1:
+            # Each replica then holds an equal share of the global gradient; the optimizer's
+            # own cross-replica sum puts the clipped global gradient back together.
+            total = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, gradients)
+            gradients = [g / self.num_replicas for g in total]
         if clip_value:
-            if self.num_replicas > 1:
-                # Each replica then holds an equal share of the global gradient; the optimizer's
-                # own cross-replica sum puts the clipped global gradient back together.
-                total = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, gradients)
-                gradients = [g / self.num_replicas for g in total]
             bound = float(clip_value) * factor
             # Clipping every element costs little on its own but measured +100 % on a full-size
             # VAE-GAN step here; testing the largest element first makes the common case cheap.
@@ -282,6 +284,11 @@ class StepContext:
                 largest > bound,
                 lambda: [tf.clip_by_value(g, -tf.cast(bound, g.dtype), tf.cast(bound, g.dtype)) for g in gradients],
                 lambda: [tf.identity(g) for g in gradients])
+        if clip_norm:
+            # The share each replica holds is the global gradient times `factor`: so is the bound.
+            norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(tf.cast(g, tf.float32))) for g in gradients]))
+            shrink = tf.minimum(1.0, float(clip_norm) * tf.cast(factor, tf.float32) / tf.maximum(norm, 1e-30))
+            gradients = [g * tf.cast(shrink, g.dtype) for g in gradients]
         optimizer.apply_gradients(zip(gradients, variables))
         return gradients
 
@@ -463,15 +470,15 @@ class _Trainer:
             states = [v for v in network.variables if id(v) not in weight_ids]
             if states:
                 seed_states[name] = states
-        objects = dict(networks=dict(self.task.networks), optimizers=dict(self.task.optimizers),
-                       counters=self.counters)
+        objects = {checkpoint.NETWORKS: dict(self.task.networks), checkpoint.OPTIMIZERS: dict(self.task.optimizers),
+                   checkpoint.COUNTERS: self.counters}
         if seed_states:
-            objects["seed_states"] = seed_states
+            objects[checkpoint.SEED_STATES] = seed_states
         if self.schedules:
-            objects["schedules"] = dict(self.schedules)
+            objects[checkpoint.SCHEDULES] = dict(self.schedules)
         state = getattr(self.task, "state", None)
         if state:
-            objects["task_state"] = dict(state)
+            objects[checkpoint.TASK_STATE] = dict(state)
         return objects
 
     # ---- the compiled step -----------------------------------------------------------------

@@ -28,9 +28,6 @@ KINDS = {
     "relive": ("a relive run", "run_scripts.relive_train"),
     "deepdream": ("a DeepDream run", "run_scripts.deepdream_video"),
 }
-# The groups the loop puts in a checkpoint (videocore.loop's _checkpoint_objects); only this file
-# and the loop know them.
-_NETWORKS, _COUNTERS, _SCHEDULES = "networks", "counters", "schedules"
 
 
 class WorkdirError(errors.CheckpointError):
@@ -146,7 +143,7 @@ def restore(workdir, networks, kind) -> str:
     is readable, or the checkpoint does not fit the networks (other sizes, other networks).
     """
     directory = check(workdir, kind) / CHECKPOINTS
-    restorer = checkpoint.Checkpointer(directory, {_NETWORKS: dict(networks)}, is_chief=False)
+    restorer = checkpoint.Checkpointer(directory, {checkpoint.NETWORKS: dict(networks)}, is_chief=False)
     path = restorer.restore()
     if path is None:
         command = KINDS.get(kind, ("", "its training script"))[1]
@@ -157,11 +154,11 @@ def restore(workdir, networks, kind) -> str:
 def counter(checkpoint_path, name) -> Optional[int]:
     """The loop's counter `name` ("step", "epoch": the data epoch, "index": the batch in it) saved in
     the checkpoint at `checkpoint_path`; None if it has none."""
-    value = checkpoint.read_value(checkpoint_path, _COUNTERS, name)
+    value = checkpoint.read_value(checkpoint_path, checkpoint.COUNTERS, name)
     return None if value is None else int(value)
 
 
 def schedule(checkpoint_path, name) -> Optional[list]:
     """The per-epoch table of the task's schedule `name` saved in the checkpoint; None if absent."""
-    value = checkpoint.read_value(checkpoint_path, _SCHEDULES, name)
+    value = checkpoint.read_value(checkpoint_path, checkpoint.SCHEDULES, name)
     return None if value is None else [float(v) for v in value]
