@@ -9,6 +9,7 @@ dream_layers, channels, predefined_start).
 """
 import ml_collections
 
+from deepdream_video import layers as layers_lib
 from videocore import errors
 
 
@@ -16,8 +17,12 @@ def default():
     """The first seed's settings (frame blending and the layer schedule)."""
     config = ml_collections.ConfigDict()
     # Network.
-    config.model = "inception_v3"  # the only one; the seeds' GoogLeNet names map onto it (layers.py)
-    config.weights = "auto"  # see videocore.inception: converted offline ImageNet weights
+    # inception_v3 (the seeds' GoogLeNet names map onto it, layers.py), or vgg16, vgg19, resnet50v2,
+    # inception_resnet_v2, efficientnet_b0 (applications.py; their layers: --list_layers).
+    config.model = "inception_v3"
+    # inception_v3: "auto" = converted offline ImageNet weights (videocore.inception). Others: "auto" =
+    # "imagenet" (Keras's download, once, online). Any model: a weights file, or "random" (tests).
+    config.weights = "auto"
     config.precision = "auto"  # videocore.precision: bfloat16 where the CPU has bf16 kernels
     # The dream (seeds' names). First seed: "iterations: 5, jitter: 32, octaves: 4".
     config.dream_layers = "mixed3,mixed5"  # used when layer_schedule is empty
@@ -25,6 +30,11 @@ def default():
     # The reference notebook's and the first seed's objective_L2: with one layer "mean" gives faint
     # noise where "l2" gives the classic patterns, so the schedule's layers all dream.
     config.objective = "l2"  # "l2" or "mean" (the TensorFlow tutorial's mean activation)
+    # Guided dreaming: an image whose features the frame's are pushed towards (the reference
+    # notebook's guided objective, dream.guided_objective; replaces `objective`). Its features are
+    # taken once with the guide at longer side guide_size px (deepdream_video/guide.py).
+    config.guide = ""
+    config.guide_size = 224
     # The reference notebook's step of 1.5 grey levels (of 255) per iteration, in [-1, 1] units.
     config.learning_rate = 1.5 / 127.5
     config.num_iterations = 5
@@ -157,10 +167,17 @@ def apply_overrides(config, values):
     """Sets explicitly given fields (e.g. command-line flags) on `config`; returns one-line notices.
 
     An explicit `dream_layers` wins over an active layer schedule (unless `layer_schedule` is given
-    too): the schedule is turned off, and a notice says so. num_octaves may be "auto" or a number's text.
+    too): the schedule is turned off, and a notice says so. A `model` other than inception_v3 given
+    without `dream_layers` takes that model's default layers (layers.DEFAULT_LAYERS), noted too.
+    num_octaves may be "auto" or a number's text.
     """
     notices = []
     values = {name: value for name, value in values.items() if value is not None}
+    model = values.get("model")
+    if model in layers_lib.DEFAULT_LAYERS and model != config.model and "dream_layers" not in values:
+        values["dream_layers"] = layers_lib.DEFAULT_LAYERS[model]
+        notices.append(f"model={model}: dream_layers={values['dream_layers']} (its default; --list_layers shows "
+                       "the others)")
     if "num_octaves" in values and str(values["num_octaves"]).strip().isdigit():
         values["num_octaves"] = int(values["num_octaves"])
     if "dream_layers" in values and "layer_schedule" not in values and config.layer_schedule.strip():

@@ -76,6 +76,33 @@ def dream_objective(activations, channels, kind, norms):
     return total
 
 
+def guided_objective(activations, guides, channels, norms):
+    """The reference notebook's guided objective, summed over the dream layers.
+
+    Each frame position's feature x_i (C,) is matched with the guide feature g_j of largest dot
+    product x_i . g_j; the objective is the sum of those matched dot products, so its gradient at
+    x_i is the matched g_j (the match itself is held fixed). Divided by `norms` as in
+    `dream_objective`; each position is matched on its own, so tiles add up to the whole image.
+
+    Args:
+      activations: list of float32 (B, h, w, C) tensors, one per dream layer.
+      guides: list of float32 (N_g, C') guide features per layer, C' = len(channels) or C.
+      channels: tuple of channel indices (already applied to `guides`), or () for all.
+      norms: list of float32 scalars, each layer's element count for the whole image.
+    Returns:
+      float32 scalar.
+    """
+    total = 0.0
+    for activation, guide, norm in zip(activations, guides, norms):
+        if channels:
+            activation = tf.gather(activation, list(channels), axis=-1)
+        features = tf.reshape(activation, [-1, activation.shape[-1]])  # (N_x, C)
+        best = tf.argmax(tf.matmul(features, guide, transpose_b=True), axis=1)  # (N_x,) of A = X G^T
+        matched = tf.stop_gradient(tf.gather(guide, best))  # (N_x, C)
+        total += tf.reduce_sum(features * matched) / norm
+    return total
+
+
 def tile_spans(length, tile_size, margin, align=1):
     """How one image axis is split into tiles: [(kept_start, kept_end, tile_start, tile_end)].
 
@@ -98,29 +125,41 @@ def tile_spans(length, tile_size, margin, align=1):
 
 
 class Dreamer:
-    """Gradient ascent on InceptionV3 activations for one image at a time.
+    """Gradient ascent on a network's activations for one image at a time.
 
     Args:
-      model: keras.Model InceptionV3 (see `models.inception_v3`), input RGB in [-1, 1].
+      model: keras.Model: InceptionV3 (see `models.inception_v3`) or, with `model_name`, a Keras
+        application (`applications.network`); images are RGB in [-1, 1] either way.
       dream_layers: layer names (InceptionV3 `mixedN` or GoogLeNet aliases, see `layers.py`).
       channels: channel indices maximised in every dream layer; () for all.
-      objective: "mean" or "l2".
+      objective: "mean" or "l2"; replaced by `guided_objective` when `guide` is given.
       compute_dtype: "float32", "bfloat16" or "float16".
       one_graph_per_frame: run a whole untiled frame as one graph call with constant filters
         (fastest; holds about `frame_graph_bytes` more memory) rather than one call per step of a
         graph per octave size.
+      model_name: "inception_v3" (the folded `models.DreamNet`) or a key of `applications.APPLICATIONS`.
+      guide: float32 (h, w, 3) in [-1, 1], the guide image at the size its features are taken at
+        (once, here), or None for the unguided objective.
     """
 
     def __init__(self, model, dream_layers, channels=(), objective="mean", compute_dtype="float32",
-                 one_graph_per_frame=True):
+                 one_graph_per_frame=True, model_name="inception_v3", guide=None):
         if objective not in OBJECTIVES:
             raise errors.ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-        self.dream_layers = layers_lib.resolve(dream_layers)
-        self.net = models.DreamNet(model, self.dream_layers, compute_dtype)
+        self.dream_layers = layers_lib.resolve(dream_layers, model_name)
+        if model_name == "inception_v3":
+            self.net = models.DreamNet(model, self.dream_layers, compute_dtype)
+        else:
+            from deepdream_video import applications  # deferred: only other models need it
+
+            self.net = applications.KerasDreamNet(model, self.dream_layers, compute_dtype,
+                                                  applications.preprocess(model_name))
         self.channels = layers_lib.validate_channels(
             channels, {name: self.net.channels(name) for name in self.dream_layers})
         self.objective = objective
         self.one_graph_per_frame = one_graph_per_frame
+        self._min_side = None
+        self.guide_features = None if guide is None else self._guide_features(guide)
         # Traced per image (tile) size: static shapes let oneDNN run the convs ~2x faster than one
         # trace for [None, None, 3] does. A video has one size, so a handful of traces.
         self._tile_function = tf.function(self._tile_graph)
@@ -142,10 +181,25 @@ class Dreamer:
 
     def min_side(self):
         """Smallest image side for which every dream layer still has an activation."""
-        side = 1
-        while any(min(self.net.output_size(name, side, side)) < 1 for name in self.dream_layers):
-            side += 1
-        return side
+        if self._min_side is None:
+            side = 1
+            while any(min(self.net.output_size(name, side, side)) < 1 for name in self.dream_layers):
+                side += 1
+            self._min_side = side
+        return self._min_side
+
+    def _guide_features(self, guide):
+        """Per dream layer, the guide's features flattened to constant float32 (N_g, C) tensors."""
+        guide = np.asarray(guide, np.float32)
+        if min(guide.shape[:2]) < self.min_side():
+            raise errors.ConfigError(f"the guide image ({guide.shape[1]}x{guide.shape[0]}) is smaller than the "
+                                     f"{self.min_side()} px the dream layers need")
+        features = []
+        for activation in self.net(tf.constant(guide[None])):
+            if self.channels:
+                activation = tf.gather(activation, list(self.channels), axis=-1)
+            features.append(tf.constant(tf.reshape(activation, [-1, activation.shape[-1]]).numpy()))
+        return features
 
     def _norms(self, height, width):
         """Each dream layer's element count for a height x width image (the objective's divisors)."""
@@ -162,7 +216,11 @@ class Dreamer:
         scale = 1024.0 if self.net.compute_dtype == tf.float16 else 1.0
         with tf.GradientTape() as tape:
             tape.watch(image)
-            objective = dream_objective(self.net(image[None], constants), self.channels, self.objective, norms)
+            activations = self.net(image[None], constants)
+            if self.guide_features is not None:
+                objective = guided_objective(activations, self.guide_features, self.channels, norms)
+            else:
+                objective = dream_objective(activations, self.channels, self.objective, norms)
             scaled = objective * scale
         return objective, tape.gradient(scaled, image)
 
@@ -245,9 +303,7 @@ class Dreamer:
         """Rough memory the one-graph-per-frame mode holds beyond the step mode: with the filters
         as graph constants oneDNN keeps reordered copies per node, about 26 bytes per parameter
         and step (measured for mixed5 in bfloat16 at 360x540). They make it ~1.5x faster."""
-        parameters = sum(int(np.prod(array.shape)) for weights in filter(None, self.net._constants)
-                         for array in weights if array is not None)
-        return 26 * parameters * num_octaves * num_iterations
+        return 26 * self.net.parameter_count() * num_octaves * num_iterations
 
     def dream(self, image, shifts, learning_rate, octave_scale=1.4, tile_size=0, tile_margin=0):
         """DeepDream one image.

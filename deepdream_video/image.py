@@ -53,8 +53,8 @@ def fit_octaves(config, height, width):
     the dream layers (noted on stdout). ConfigError if a given count does not fit."""
     from deepdream_video import video as video_lib_dream  # the run-level settings live there
 
-    layers = layers_lib.resolve(config.dream_layers)
-    need = max(layers_lib.MIN_SIDE[name] for name in layers)
+    layers = layers_lib.resolve(config.dream_layers, config.model)
+    need = max(layers_lib.min_side(config.model, name) for name in layers)
     requested = video_lib_dream.octaves_setting(config.num_octaves)
     for count in [requested] if requested else range(video_lib_dream.AUTO_OCTAVES, 0, -1):
         if min(dream.octave_sizes(height, width, count, config.octave_scale)[0]) >= need:
@@ -76,11 +76,11 @@ class _PictureDreamer:
         if config.layer_schedule.strip():
             config = config.copy_and_resolve_references()
             config.layer_schedule = ""  # one picture: the fixed dream_layers
+        video_lib_dream.validate(config)  # model, layers, guide: one line before any dreaming
         self.config = config
         self.num_octaves = fit_octaves(config, height, width)
         dtype = video_lib_dream._PRECISION_TO_DTYPE[precision.choose_policy(config.precision)]
-        self.dreamer = video_lib_dream._dreamer(config.weights, layers_lib.resolve(config.dream_layers),
-                                                config.channels, config.objective, dtype)
+        self.dreamer = video_lib_dream.dreamer_for(config, config.dream_layers, config.channels, dtype)
 
     def __call__(self, image, index):
         """float32 (H, W, 3) in [-1, 1] -> its dream, same shape and range."""

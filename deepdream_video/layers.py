@@ -1,4 +1,4 @@
-"""Dream layer names: InceptionV3's `mixed*` blocks, the GoogLeNet names the seeds use, validation.
+"""Dream layer names per model: InceptionV3's `mixed*` blocks, the GoogLeNet names the seeds use, validation.
 
 The seeds dream with Caffe's GoogLeNet (inception_3a ... inception_5b). InceptionV3 has the
 same three stages of Inception blocks at strides 8, 16 and 32, so each GoogLeNet block maps to
@@ -17,6 +17,8 @@ the InceptionV3 block at the same stage and relative depth:
 | inception_5b (32) | mixed10 | the last block, the first seed's highest layer |
 
 `inception_4c/output` (Caffe blob names) is accepted as well as `inception_4c`.
+The other models (`MODELS`, see `applications.py`) dream with their blocks' outputs by their Keras
+names; `describe(model)` lists them with stride and smallest image side (`--list_layers`).
 """
 from videocore import errors
 
@@ -26,6 +28,19 @@ INCEPTION_V3_LAYERS = tuple(f"mixed{i}" for i in range(11))
 # the network in tests; runs use it to refuse or adapt octave counts before loading any weights.
 MIN_SIDE = {**{f"mixed{i}": 27 for i in range(3)}, **{f"mixed{i}": 43 for i in range(3, 8)},
             **{f"mixed{i}": 75 for i in range(8, 11)}}
+
+# Stride from the input and channels of each block (the Keras graph; `describe` prints them).
+INCEPTION_V3_STRIDE = {**{f"mixed{i}": 8 for i in range(3)}, **{f"mixed{i}": 16 for i in range(3, 8)},
+                       **{f"mixed{i}": 32 for i in range(8, 11)}}
+INCEPTION_V3_CHANNELS = {"mixed0": 256, "mixed1": 288, "mixed2": 288, "mixed3": 768, "mixed4": 768, "mixed5": 768,
+                         "mixed6": 768, "mixed7": 768, "mixed8": 1280, "mixed9": 2048, "mixed10": 2048}
+# The networks `--model` takes: InceptionV3 (offline weights, folded graph) and the Keras
+# applications of `applications.APPLICATIONS` ("imagenet" download or a weights file).
+MODELS = ("inception_v3", "vgg16", "vgg19", "resnet50v2", "inception_resnet_v2", "efficientnet_b0")
+# dream_layers when a model is chosen without naming layers (`configs.apply_overrides`).
+DEFAULT_LAYERS = {"inception_v3": "mixed3,mixed5", "vgg16": "block4_conv3", "vgg19": "block4_conv4",
+                  "resnet50v2": "conv3_block4_out,conv4_block6_out", "inception_resnet_v2": "mixed_6a,block17_10_ac",
+                  "efficientnet_b0": "block4c_add,block5c_add"}
 
 GOOGLENET_TO_INCEPTION_V3 = {
     "inception_3a": "mixed0",
@@ -47,27 +62,79 @@ def split_names(names):
     return [str(name).strip() for name in names if str(name).strip()]
 
 
-def resolve(names):
-    """Dream layer names -> tuple of InceptionV3 layer names, duplicates dropped, order kept.
+def resolve(names, model="inception_v3"):
+    """Dream layer names -> tuple of the model's layer names, duplicates dropped, order kept.
 
     Args:
-      names: comma-separated string or sequence of `mixedN` / GoogLeNet names.
+      names: comma-separated string or sequence of layer names; for inception_v3 `mixedN` or
+        GoogLeNet names, for the other models their dreamable layers (`describe(model)`).
+      model: "inception_v3" or a key of `applications.APPLICATIONS`.
     Raises:
-      ConfigError: no names, or a name that is neither, listing the valid ones.
+      ConfigError: no names, or a name that is not a dreamable layer of the model, listing the valid ones.
     """
+    valid = dreamable(model)
     resolved = []
     for name in split_names(names):
         key = name[:-len("/output")] if name.endswith("/output") else name
-        layer = GOOGLENET_TO_INCEPTION_V3.get(key, key)
-        if layer not in INCEPTION_V3_LAYERS:
+        layer = GOOGLENET_TO_INCEPTION_V3.get(key, key) if model == "inception_v3" else key
+        if layer not in valid:
+            if model == "inception_v3":
+                raise errors.ConfigError(
+                    f"unknown dream layer {name!r}; valid layers: {', '.join(INCEPTION_V3_LAYERS)} "
+                    f"or the GoogLeNet names {', '.join(GOOGLENET_TO_INCEPTION_V3)}")
             raise errors.ConfigError(
-                f"unknown dream layer {name!r}; valid layers: {', '.join(INCEPTION_V3_LAYERS)} "
-                f"or the GoogLeNet names {', '.join(GOOGLENET_TO_INCEPTION_V3)}")
+                f"unknown dream layer {name!r} for model {model}; valid layers: {', '.join(valid)} "
+                f"(--list_layers shows their strides)")
         if layer not in resolved:
             resolved.append(layer)
     if not resolved:
         raise errors.ConfigError("dream_layers is empty; name at least one layer, e.g. mixed3,mixed5")
     return tuple(resolved)
+
+
+def check_model(model):
+    """ConfigError unless `model` is one of MODELS."""
+    if model not in MODELS:
+        raise errors.ConfigError(f"model {model!r} is not available; use one of {', '.join(MODELS)}")
+
+
+def _table(model):
+    """The other models' layer tables, from their graphs (deferred: imports Keras and builds one)."""
+    from deepdream_video import applications
+
+    check_model(model)
+    return {info.name: info for info in applications.layer_table(model)}
+
+
+def dreamable(model="inception_v3"):
+    """The model's dreamable layer names, shallowest first."""
+    return INCEPTION_V3_LAYERS if model == "inception_v3" else tuple(_table(model))
+
+
+def min_side(model, layer):
+    """Smallest image side (px) for which `layer` of `model` still has an activation."""
+    return MIN_SIDE[layer] if model == "inception_v3" else _table(model)[layer].min_side
+
+
+def depth(model, layer):
+    """Position of `layer` among the model's dreamable layers (deeper is larger)."""
+    return dreamable(model).index(layer)
+
+
+def describe(model="inception_v3"):
+    """The lines `--list_layers` prints: each dreamable layer with its stride, smallest side, channels."""
+    check_model(model)
+    if model == "inception_v3":
+        aliases = {layer: name for name, layer in GOOGLENET_TO_INCEPTION_V3.items()}
+        rows = [(layer, INCEPTION_V3_STRIDE[layer], MIN_SIDE[layer], INCEPTION_V3_CHANNELS[layer],
+                 f"  (GoogLeNet {aliases[layer]})" if layer in aliases else "") for layer in INCEPTION_V3_LAYERS]
+    else:
+        rows = [(info.name, info.stride, info.min_side, info.channels, "") for info in _table(model).values()]
+    width = max(len(row[0]) for row in rows)
+    lines = [f"{model}: dreamable layers (stride, smallest image side, channels)"]
+    lines += [f"  {name:<{width}}  stride {stride:>2}  >= {side:>3} px  {channels:>4} channels{alias}"
+              for name, stride, side, channels, alias in rows]
+    return lines
 
 
 def validate_channels(channels, channel_counts):

@@ -313,6 +313,11 @@ class DreamNet(tf.Module):
         """Number of channels of a dream layer's activation."""
         return self._ops[self._outputs[self.layer_names.index(layer_name)]].channels
 
+    def parameter_count(self):
+        """Number of folded weights (kernels and biases) the kept layers hold."""
+        return sum(int(np.prod(array.shape)) for weights in filter(None, self._constants)
+                   for array in weights if array is not None)
+
     def _sizes(self, height, width):
         """Spatial size (h, w) of every op's output for an input of height x width."""
         sizes = []

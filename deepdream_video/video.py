@@ -34,6 +34,7 @@ from absl import logging
 from PIL import Image
 
 from deepdream_video import dream
+from deepdream_video import guide as guide_lib
 from deepdream_video import layers as layers_lib
 from deepdream_video import models
 from deepdream_video import modes
@@ -47,7 +48,7 @@ from videocore import metrics
 from videocore import precision
 from videocore import video as video_lib
 
-MODELS = ("inception_v3",)
+MODELS = layers_lib.MODELS
 _PRECISION_TO_DTYPE = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
 # Rough sustained GFLOP/s of the dream step on the 2-core development machine, for the estimate
 # printed before a run (the progress bar then shows the real rate).
@@ -87,9 +88,7 @@ def _positive(config, name, minimum=1):
 def validate(config):
     """ConfigError for values that cannot work, before anything is loaded. Returns the parsed
     (dream layers, layer schedule)."""
-    if config.model not in MODELS:
-        raise errors.ConfigError(f"model {config.model!r} is not available; use one of {', '.join(MODELS)} "
-                                 "(GoogLeNet layer names are mapped onto it)")
+    layers_lib.check_model(config.model)
     if config.mode not in modes.MODES:
         raise errors.ConfigError(f"mode must be one of {', '.join(modes.MODES)}, got {config.mode!r}")
     if config.blend not in schedules.BLEND_KINDS:
@@ -114,8 +113,11 @@ def validate(config):
         raise errors.ConfigError("preview_scale must be in (0, 1] and preview_seconds positive")
     if config.predefined_start and not pathlib.Path(config.predefined_start).is_file():
         raise errors.UserInputError(f"{config.predefined_start}: predefined_start image not found")
-    dream_layers = layers_lib.resolve(config.dream_layers)
-    schedule = layers_lib.resolve(config.layer_schedule) if config.layer_schedule.strip() else ()
+    if config.guide:
+        guide_lib.read(config.guide)  # missing or not an image: one line before any work
+        _positive(config, "guide_size")
+    dream_layers = layers_lib.resolve(config.dream_layers, config.model)
+    schedule = layers_lib.resolve(config.layer_schedule, config.model) if config.layer_schedule.strip() else ()
     layers_lib.validate_channels(config.channels, {})
     video_lib.parse_size(config.size)
     return dream_layers, schedule
@@ -240,11 +242,34 @@ class _WorkDir:
                      fingerprint=np.array(self.fingerprint))
 
 
+def network(model, weights, compute_dtype):
+    """The Keras network `model` with `weights` ("random" = random init, for tests and tables)."""
+    if model == "inception_v3":
+        return models.inception_v3(None if weights in ("random", "none") else weights)
+    from deepdream_video import applications  # deferred: only other models need it
+
+    return applications.network(model, weights, compute_dtype)
+
+
+def dreamer_for(config, dream_layers, channels, compute_dtype):
+    """The (cached) Dreamer of `config`'s model, weights, objective and guide for these layers."""
+    return _dreamer(config.model, config.weights, layers_lib.resolve(dream_layers, config.model), channels,
+                    config.objective, compute_dtype, config.guide, guide_lib.content_hash(config.guide),
+                    config.guide_size)
+
+
 @functools.lru_cache(maxsize=8)
-def _dreamer(weights, dream_layers, channels, objective, compute_dtype):
+def _dreamer(model, weights, dream_layers, channels, objective, compute_dtype, guide, guide_hash, guide_size):
     """Dreamers outlive a run, so their traced graphs serve the next run in the same process
-    (`one_graph_per_frame` is set per run)."""
-    return dream.Dreamer(models.inception_v3(weights), dream_layers, channels, objective, compute_dtype)
+    (`one_graph_per_frame` is set per run). The guide's hash is part of the key: a changed file is
+    read again."""
+    del guide_hash
+    guide_image = None
+    if guide:
+        need = max(layers_lib.min_side(model, layer) for layer in dream_layers)
+        guide_image = guide_lib.prepare(guide, guide_size, need)
+    return dream.Dreamer(network(model, weights, compute_dtype), dream_layers, channels, objective, compute_dtype,
+                         model_name=model, guide=guide_image)
 
 
 class Plan:
@@ -272,7 +297,7 @@ class Plan:
         for keyframe in self.keyframes:
             _check_dream_values(keyframe.values, f"keyframe at frame {keyframe.frame}: ")
             if "dream_layers" in keyframe.values:
-                layers_lib.resolve(keyframe.values["dream_layers"])
+                layers_lib.resolve(keyframe.values["dream_layers"], config.model)
         self.compute_dtype = _PRECISION_TO_DTYPE[precision.choose_policy(config.precision)]
         self.notices = []  # one-line notices printed before the run
         # The frames this run writes, [first_frame, end_frame), and dreams, from dream_from (indices
@@ -321,11 +346,13 @@ class Plan:
         self.num_octaves = num_octaves
         if not self.keyframes:
             scale = self.config.octave_scale
-            return {(layers_lib.resolve(layers), num_octaves, scale): 0 for layers in self.layer_sets()}
+            return {(layers_lib.resolve(layers, self.config.model), num_octaves, scale): 0
+                    for layers in self.layer_sets()}
         used = {}
         for index in range(self.dream_from, self.end_frame):
             values = self.frame_values(index)
-            key = (layers_lib.resolve(values["dream_layers"]), values["num_octaves"], values["octave_scale"])
+            key = (layers_lib.resolve(values["dream_layers"], self.config.model), values["num_octaves"],
+                   values["octave_scale"])
             used.setdefault(key, index)
         return used
 
@@ -334,13 +361,14 @@ class Plan:
         most demanding one if several do: (layer, needed side, smallest octave (h, w), octaves,
         frame), or None if all fit."""
         width, height = self.size
+        model = self.config.model
         misfits = []
         for (layers, count, scale), frame in self._settings_used(num_octaves).items():
             smallest = dream.octave_sizes(height, width, count, scale)[0]
             for layer in layers:
-                if min(smallest) < layers_lib.MIN_SIDE[layer]:
-                    misfits.append((layers_lib.MIN_SIDE[layer], layers_lib.INCEPTION_V3_LAYERS.index(layer), -frame,
-                                    (layer, layers_lib.MIN_SIDE[layer], smallest, count, frame)))
+                need = layers_lib.min_side(model, layer)
+                if min(smallest) < need:
+                    misfits.append((need, layers_lib.depth(model, layer), -frame, (layer, need, smallest, count, frame)))
         return max(misfits)[-1] if misfits else None
 
     def _fit_octaves(self):
@@ -388,8 +416,7 @@ class Plan:
         return values
 
     def dreamer(self, dream_layers, channels):
-        return _dreamer(self.config.weights, layers_lib.resolve(dream_layers), channels, self.config.objective,
-                        self.compute_dtype)
+        return dreamer_for(self.config, dream_layers, channels, self.compute_dtype)
 
     def layer_sets(self):
         """Every dream-layer list the run will use (the schedule's, the keyframes', the config's)."""
@@ -490,15 +517,20 @@ def _file_hash(path, size, mtime_ns):
     return digest.hexdigest()
 
 
-def weights_identity(weights):
+def weights_identity(weights, model="inception_v3"):
     """What `weights` resolves to on this machine: the SHA-256 of the file that will be loaded
-    ("auto" -> $NEURAL_VIDEO_INCEPTION_WEIGHTS or the converted cache, "imagenet" -> Keras's download),
-    or the setting itself when no file exists yet (it is made when the model loads)."""
+    ("auto" -> $NEURAL_VIDEO_INCEPTION_WEIGHTS or the converted cache, "imagenet" -> Keras's download;
+    for the other models both are Keras's download), or the setting itself when no file exists yet
+    (it is made when the model loads)."""
     from videocore import inception  # deferred: pulls in keras applications
 
-    if weights is None or weights == "none":
+    if weights is None or weights in ("none", "random"):
         return "random"
-    if weights == "auto":
+    if model != "inception_v3" and weights in ("auto", "imagenet"):
+        from deepdream_video import applications
+
+        candidates = [applications.keras_weights_path(model)]
+    elif weights == "auto":
         candidates = [os.environ.get(inception.WEIGHTS_ENV), inception.converted_path()]
     elif weights == "imagenet":
         candidates = [pathlib.Path(os.environ.get("KERAS_HOME", pathlib.Path.home() / ".keras")) / "models"
@@ -521,10 +553,12 @@ def fingerprint(plan):
     video = plan.video
     stat = video.stat()
     fields = {f"config.{k}": v for k, v in plan.config.to_dict().items() if k not in _RUN_ONLY_FIELDS}
+    fields.pop("config.guide", None)  # the guide counts by its content, wherever the file sits
     fields.update({
         "video": [str(video.resolve()), stat.st_size, stat.st_mtime_ns],
         "compute_dtype": plan.compute_dtype,
-        "weights": weights_identity(plan.config.weights),
+        "weights": weights_identity(plan.config.weights, plan.config.model),
+        "guide": guide_lib.content_hash(plan.config.guide),
         "frame_size": f"{plan.size[0]}x{plan.size[1]}",
         "num_octaves": plan.num_octaves,
         "dream_layers": list(plan.dream_layers),

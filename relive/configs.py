@@ -23,6 +23,9 @@ def seed():
     config.clip.num_frames = 32
     config.clip.frame_size = 64
     config.clip.fps = 25  # of written samples
+    # The frame a conditional model is given (generator's encoder and critic): "middle" (the poster's
+    # architecture), "first" (its objective), "last" or an index such as "5" or "-1".
+    config.clip.condition_frame = "middle"
 
     config.data = ml_collections.ConfigDict()
     # A video file, a folder of videos in class sub-folders (UCF-101 layout), "bundled:<name>"
@@ -167,7 +170,31 @@ def demo():
     return config
 
 
-PRESETS = {"seed": seed, "quick": quick, "demo": demo}
+def demo_conditional():
+    """`make demo`'s conditional WGAN-GP: demo()'s sizes, conditioned on the first frame so the clip it makes
+    starts from the photo, as the predictor's roll-out does; fewer steps (~100, a part of the minute)."""
+    config = demo()
+    config.model = "conditional"
+    config.clip.condition_frame = "first"
+    config.loop.num_steps = 100
+    config.loop.histogram_every_steps = 0
+    return config
+
+
+def demo_predictor():
+    """`make demo`'s LSTM predictor: demo()'s sizes, predicting the change from the last frame (residual),
+    which starts at copying it; ~200 steps."""
+    config = demo()
+    config.model = "predictor"
+    config.predictor.residual = True
+    config.optimizers.predictor.learning_rate = 1e-3
+    config.loop.num_steps = 200
+    config.loop.histogram_every_steps = 0
+    return config
+
+
+PRESETS = {"seed": seed, "quick": quick, "demo": demo, "demo_conditional": demo_conditional,
+           "demo_predictor": demo_predictor}
 
 
 def get_config(name="seed"):

@@ -59,6 +59,28 @@ def middle_frame(clips):
     return clips[:, clips.shape[1] // 2]
 
 
+def condition_index(which, num_frames):
+    """The frame of a T-frame clip a conditional model is given: "middle" (T // 2, the poster's
+    architecture), "first" (0, the poster's objective: "conditioning ... with the first frame"),
+    "last", or an index ("5", or an int; negative counts from the end). ConfigError otherwise."""
+    names = {"middle": num_frames // 2, "first": 0, "last": num_frames - 1}
+    text = str(which).strip()
+    if text in names:
+        return names[text]
+    try:
+        index = int(text)
+    except ValueError:
+        raise errors.ConfigError(f"clip.condition_frame={which!r}: give middle, first, last or a frame index") from None
+    if not -num_frames <= index < num_frames:
+        raise errors.ConfigError(f"clip.condition_frame={which!r} is outside a clip of {num_frames} frames")
+    return index % num_frames
+
+
+def condition_frame(clips, which="middle"):
+    """The conditioning photo of each clip, frame `condition_index(which, T)`: (B, T, H, W, 3) -> (B, H, W, 3)."""
+    return clips[:, condition_index(which, clips.shape[1])]
+
+
 # ----------------------------------------------------------------------------- WGAN
 
 

@@ -178,6 +178,29 @@ def load_photo(path, size):
     return np.asarray(data.to_float(np.asarray(image, np.uint8)))
 
 
+def relive_photo_clips(config, photo_path, conditional_workdir, predictor_workdir, seed=None):
+    """The photo relived by both models, as clips (3, T, H, W, 3) float32 in [-1, 1]: the still photo,
+    the conditional generator's clip around it and the photo followed by the LSTM's roll-out.
+
+    T is the shorter of the conditional clip and 1 + sample.rollout_frames; both runs must share a
+    frame size (the photo is loaded once at it).
+    """
+    run = run_config(config, conditional_workdir)
+    photo = load_photo(photo_path, run.clip.frame_size)
+    generator = load_networks(run, conditional_workdir, "conditional")["generator"]
+    generated = generate(generator, fixed_noise(run, 1, seed), photo[None])[0]
+    predictor_run = run_config(config, predictor_workdir)
+    if predictor_run.clip.frame_size != run.clip.frame_size:
+        raise errors.ConfigError(f"{predictor_workdir}: frames of {predictor_run.clip.frame_size} pixels, but the "
+                                 f"conditional run in {conditional_workdir} has {run.clip.frame_size}")
+    predictor = load_networks(predictor_run, predictor_workdir, "predictor")["predictor"]
+    rolled = tf.cast(predictor.rollout(tf.constant(photo[None]), predictor_run.sample.rollout_frames), tf.float32)
+    rolled = np.concatenate([photo[None], rolled.numpy()[0]])
+    frames = min(len(generated), len(rolled))
+    still = np.repeat(photo[None], frames, axis=0)
+    return np.stack([still, generated[:frames], rolled[:frames]])
+
+
 def relive_photo(config, photo_path, output_dir, conditional_workdir=None, predictor_workdir=None,
                  num_variations=1, seed=None):
     """"Relive" one photo: the conditional generator's clip around it and the LSTM's roll-out after it.

@@ -2,7 +2,8 @@
 
 `train_and_evaluate(config, workdir)` trains `config.model`:
   wgan         3D-conv WGAN (weight clipping, or the gradient penalty with critic.penalty=gradient);
-  conditional  the same with the generator fed the middle frame's code and the critic the middle frame;
+  conditional  the same with the generator fed a frame's code and the critic that frame (clip.condition_frame:
+               the middle one by default);
   predictor    LSTM next-frame prediction with an L2 loss (teacher forcing).
 One loop step of a GAN is one generator update: its batch holds the critic.steps real batches
 (and, conditional, a batch for the generator's photos), all run inside the loop's one compiled step.
@@ -11,6 +12,7 @@ import pathlib
 
 import keras
 import numpy as np
+import PIL.Image
 import tensorflow as tf
 
 from relive import configs
@@ -20,9 +22,11 @@ from relive import losses
 from relive import models
 from relive import sample
 from videocore import errors
+from videocore import files
 from videocore import loop
 from videocore import optimizers
 from videocore import summaries
+from videocore import video
 
 OPTIMIZERS = {"adam": optimizers.FusedAdam, "rmsprop": keras.optimizers.RMSprop}
 
@@ -83,7 +87,7 @@ class GanTask(_ClipTask):
         self.critic_steps = int(config.critic.steps)
         if self.critic_steps < 1:
             raise errors.ConfigError(f"critic.steps={self.critic_steps} must be at least 1")
-        # Conditional: one more batch of real clips, whose middle frames are the generator step's photos.
+        # Conditional: one more batch of real clips, whose conditioning frames are the generator step's photos.
         self.clips_per_example = self.critic_steps + (1 if self.conditional else 0)
         super().__init__(config, setup)
         if self.conditional:
@@ -104,6 +108,10 @@ class GanTask(_ClipTask):
             self.fid_real = self._held_out_clips(clips_needed, "eval.fid_frames > 0")
             # Fixed noise apart from the sample grids' own, so every evaluation scores the same draws.
             self.fid_noise = sample.fixed_noise(config, len(self.fid_real), seed=config.sample.seed + 1)
+
+    def photo_of(self, clips):
+        """The conditioning frame (clip.condition_frame) of each clip (B, T, H, W, 3) -> (B, H, W, 3)."""
+        return models.condition_frame(clips, self.config.clip.get("condition_frame", "middle"))
 
     def _generate(self, photo, noise):
         generator = self.networks["generator"]
@@ -134,13 +142,13 @@ class GanTask(_ClipTask):
         noise_shape = tf.stack([size, self.config.generator.noise_dim])
         for index in range(self.critic_steps):
             real = batch[:, index]
-            photo = models.middle_frame(real) if self.conditional else None
+            photo = self.photo_of(real) if self.conditional else None
             noise = tf.random.stateless_normal(noise_shape, seed=ctx.seed(f"critic_noise_{index}"))
             fake = self._generate(photo, noise)  # outside the tape: the critic step leaves G alone
             with tf.GradientTape() as tape:
                 critic_loss, wasserstein, penalty = self._critic_loss(real, fake, photo, ctx, index)
             ctx.minimize(tape, critic_loss, "critic")
-        photo = models.middle_frame(batch[:, self.critic_steps]) if self.conditional else None
+        photo = self.photo_of(batch[:, self.critic_steps]) if self.conditional else None
         noise = tf.random.stateless_normal(noise_shape, seed=ctx.seed("generator_noise"))
         with tf.GradientTape() as tape:
             generator_loss = losses.wasserstein_generator_loss(self._score(self._generate(photo, noise), photo))
@@ -152,14 +160,14 @@ class GanTask(_ClipTask):
 
     def generate_samples(self):
         """The fixed sample clips (N, T, H, W, 3) float32 of the current generator (and their real clips)."""
-        photos = models.middle_frame(self.sample_real) if self.conditional else None
+        photos = self.photo_of(self.sample_real) if self.conditional else None
         return sample.generate(self.networks["generator"], self.sample_noise, photos)
 
     def sample(self, step):
         del step
         clips = self.generate_samples()
         if self.conditional:
-            # Rows alternate: a real clip, then the clip generated around its middle frame.
+            # Rows alternate: a real clip, then the clip generated around its conditioning frame.
             clips = np.stack([self.sample_real, clips], axis=1).reshape((-1,) + clips.shape[1:])
         columns = 2 if self.conditional else None
         return {"clips": sample.strip(clips, self.config.sample.strip_frames),
@@ -168,13 +176,13 @@ class GanTask(_ClipTask):
     def evaluate(self, step):
         """{"fid": per-frame FID of generated clips against held-out clips} when eval.fid_frames > 0.
 
-        A conditional generator is given the held-out clips' middle frames; frames are scored one
+        A conditional generator is given the held-out clips' conditioning frames; frames are scored one
         by one (relive's evaluate.frame_fid).
         """
         del step
         if self.fid_real is None:
             return {}
-        photos = models.middle_frame(self.fid_real) if self.conditional else None
+        photos = self.photo_of(self.fid_real) if self.conditional else None
         generated = sample.generate(self.networks["generator"], self.fid_noise, photos)
         return {"fid": evaluate.frame_fid(generated, self.fid_real)}
 
@@ -236,6 +244,7 @@ def train_and_evaluate(config, workdir):
     models.upsampling_steps(config)  # bad sizes fail before any data is decoded
     if config.model != "predictor":
         models.critic_norm(config)
+        models.condition_index(config.clip.get("condition_frame", "middle"), config.clip.num_frames)
     workdir = pathlib.Path(workdir)
     sample.save_run_config(config, workdir)
     task_class = TASKS[config.model]
@@ -263,10 +272,12 @@ def write_final_sample(config, task, stem):
 
 def demo(workdir, num_steps=None):
     """`make demo`'s relive stage: WGAN-GP (configs.demo) on the bundled carphone clip, then one sample grid
-    of 16 clips from the trained generator.
+    of 16 clips from the trained generator; then a small conditional WGAN-GP and LSTM predictor on the
+    same clip relive a photo that is not from it (a frame of the bundled bikes clip, saved as a JPEG).
 
-    Returns the written paths (the final training sample and the grid, each GIF and MP4). About
-    70 s on a quiet 2-core CPU.
+    Returns the written paths: the final training sample and the grid, each GIF and MP4, the photo
+    and `relive_photo.gif` / `.mp4` (the still photo | the conditional clip | the LSTM roll-out).
+    The WGAN-GP alone took about 70 s on a quiet 2-core CPU. num_steps: every model's (smoke tests).
     """
     config = configs.demo()
     if num_steps:
@@ -274,4 +285,35 @@ def demo(workdir, num_steps=None):
     workdir = pathlib.Path(workdir)
     result = train_and_evaluate(config, workdir / "relive_wgan_gp")
     grid = sample.sample_grid(config, workdir / "relive_wgan_gp", workdir / "relive_samples")
-    return list(result.outputs) + list(grid)
+    return list(result.outputs) + list(grid) + demo_relive_photo(workdir, num_steps)
+
+
+def demo_relive_photo(workdir, num_steps=None):
+    """Trains configs.demo_conditional() and configs.demo_predictor() in `workdir` and relives a frame of
+    the bundled bikes clip with both; returns [the photo, relive_photo.gif, relive_photo.mp4]."""
+    workdir = pathlib.Path(workdir)
+    runs = {}
+    for name, make in (("conditional", configs.demo_conditional), ("predictor", configs.demo_predictor)):
+        config = make()
+        if num_steps:
+            config.loop.num_steps = num_steps
+        runs[name] = workdir / f"relive_{name}"
+        train_and_evaluate(config, runs[name])
+    photo = write_demo_photo(workdir / "relive_photo_source.jpg")
+    clips = sample.relive_photo_clips(configs.demo(), photo, runs["conditional"], runs["predictor"])
+    config = configs.demo()
+    paths = sample.write_clip(workdir / "relive_photo", sample.clip_grid(clips, columns=3), config.clip.fps)
+    print(f"wrote {paths[0]} and {paths[1]}: {photo.name} (not from the training clip) still, then relived by "
+          "the conditional WGAN-GP and by the LSTM predictor")
+    return [photo] + paths
+
+
+def write_demo_photo(path, source="bikes", seconds=4.0):
+    """A frame of a bundled clip as a JPEG at `path` (a still no relive demo model trained on)."""
+    frame = next(iter(video.read_frames(video.sample_clip(source), start=seconds)), None)
+    if frame is None:
+        raise errors.VideoError(video.sample_clip(source), f"no frame at {seconds} s")
+    path = pathlib.Path(path)
+    with files.atomic_path(path) as temp:
+        PIL.Image.fromarray(frame).save(temp, format="JPEG", quality=92)
+    return path

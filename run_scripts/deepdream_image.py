@@ -2,6 +2,7 @@
 
     python -m run_scripts.deepdream_image --input=photo.jpg --output=dream.jpg --dream_layers=mixed5
     python -m run_scripts.deepdream_image --input=photo.jpg --output=zoom.mp4 --frames=100 --zoom=1.05 --zoom_rotate=1
+    python -m run_scripts.deepdream_image --input=photo.jpg --output=guided.jpg --guide=flowers.jpg --model=vgg16
 
 --input is an image file or a video (its frame at --config.start). Other dream settings as in
 nv-deepdream (--config preset, --config.NAME=VALUE). Kept short on purpose: the work is
@@ -16,9 +17,16 @@ from videocore import cli
 FLAGS = flags.FLAGS
 cli.config_flag("deepdream_video/configs.py:zoom", "Preset (zoom: layers mixed3 + mixed5); fields overridable "
                 "as --config.NAME=VALUE.")
-flags.DEFINE_string("input", None, "Image file, or a video (its frame at --config.start).", required=True)
-flags.DEFINE_string("output", None, "Image file (.jpg/.png), or a video (.mp4/.mkv/.mov) for the zoom.",
-                    required=True)
+flags.DEFINE_string("input", None, "Image file, or a video (its frame at --config.start) (required unless "
+                    "--list_layers).")
+flags.DEFINE_string("output", None, "Image file (.jpg/.png), or a video (.mp4/.mkv/.mov) for the zoom (required "
+                    "unless --list_layers).")
+flags.DEFINE_string("model", None, "Network: inception_v3 (default), vgg16, vgg19, resnet50v2, inception_resnet_v2, "
+                    "efficientnet_b0.")
+flags.DEFINE_string("weights", None, "auto (inception_v3: offline; others: imagenet), imagenet (Keras download), "
+                    "a weights file, or random (tests).")
+flags.DEFINE_bool("list_layers", False, "Print the chosen model's dreamable layers with their strides and exit.")
+flags.DEFINE_string("guide", None, "Guide image: dream towards its features (guided objective).")
 flags.DEFINE_string("dream_layers", None, "Comma-separated layers (mixed0..mixed10 or inception_4c...).")
 flags.DEFINE_float("learning_rate", None, "Mean change per iteration ([-1, 1] units).")
 flags.DEFINE_integer("num_iterations", None, "Gradient steps per octave.")
@@ -29,7 +37,7 @@ flags.DEFINE_integer("frames", None, "Zoom video: frames to make.")
 flags.DEFINE_float("zoom", None, "Zoom video: zoom factor between frames.")
 flags.DEFINE_float("zoom_rotate", None, "Zoom video: degrees turned between frames.")
 
-OVERRIDES = ("dream_layers", "learning_rate", "num_iterations", "num_octaves", "objective", "size", "frames", "zoom",
+OVERRIDES = ("model", "weights", "guide", "dream_layers", "learning_rate", "num_iterations", "num_octaves", "objective", "size", "frames", "zoom",
              "zoom_rotate")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".m4v")
 
@@ -38,8 +46,15 @@ def main(argv):
     del argv
     from deepdream_video import configs
     from deepdream_video import image
+    from deepdream_video import layers
+    from videocore import errors
 
     config = FLAGS.config
+    if FLAGS.list_layers:
+        print("\n".join(layers.describe(FLAGS.model or config.model)))
+        return
+    if not FLAGS.input or not FLAGS.output:
+        raise errors.UserInputError("--input and --output are required (or --list_layers)")
     for notice in configs.apply_overrides(config, {name: FLAGS[name].value for name in OVERRIDES}):
         print(notice, flush=True)
     if pathlib.Path(FLAGS.output).suffix.lower() in VIDEO_SUFFIXES:

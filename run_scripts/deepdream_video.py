@@ -3,6 +3,8 @@
     python -m run_scripts.deepdream_video --video=in.mp4 --output=dream.mp4 --mode=flow \
         --dream_layers=mixed3,mixed5 --num_iterations=5 --num_octaves=4 --learning_rate=0.012
     python -m run_scripts.deepdream_video --config=deepdream_video/configs.py:preview --video=in.mp4 --output=p.mp4
+    python -m run_scripts.deepdream_video --video=in.mp4 --output=d.mp4 --guide=flowers.jpg --model=vgg16 --weights=imagenet
+    python -m run_scripts.deepdream_video --model=efficientnet_b0 --list_layers
 
 Flags carry the seeds' parameter names and override the --config preset (any field can also be set
 as --config.NAME=VALUE). Running the same command again after an interruption resumes. Kept short
@@ -17,10 +19,14 @@ from videocore import cli
 FLAGS = flags.FLAGS
 cli.config_flag("deepdream_video/configs.py:default", "Preset: default (first seed), flow, blend, "
                 "independent, preview, demo; fields overridable as --config.NAME=VALUE.")
-flags.DEFINE_string("video", None, "Source video.", required=True)
-flags.DEFINE_string("output", None, "Output video (.mp4 / .mkv / .mov).", required=True)
-flags.DEFINE_string("model", None, "Network: inception_v3.")
-flags.DEFINE_string("weights", None, "InceptionV3 weights: auto, imagenet or a file.")
+flags.DEFINE_string("video", None, "Source video (required unless --list_layers).")
+flags.DEFINE_string("output", None, "Output video (.mp4 / .mkv / .mov) (required unless --list_layers).")
+flags.DEFINE_string("model", None, "Network: inception_v3 (default), vgg16, vgg19, resnet50v2, inception_resnet_v2, "
+                    "efficientnet_b0.")
+flags.DEFINE_string("weights", None, "auto (inception_v3: offline; others: imagenet), imagenet (Keras download), "
+                    "a weights file, or random (tests).")
+flags.DEFINE_bool("list_layers", False, "Print the chosen model's dreamable layers with their strides and exit.")
+flags.DEFINE_string("guide", None, "Guide image: dream towards its features (guided objective).")
 flags.DEFINE_float("learning_rate", None, "Mean change per iteration ([-1, 1] units).")
 flags.DEFINE_integer("num_iterations", None, "Gradient steps per octave.")
 flags.DEFINE_string("num_octaves", None, "Number of scales, or auto (4, fewer where the frame is too small).")
@@ -50,7 +56,7 @@ flags.DEFINE_bool("side_by_side", None, "Write source | dream side by side.")
 flags.DEFINE_string("shard", None, "i/N: dream the i-th (0-based) of N frame ranges (join with nv-deepdream-merge).")
 flags.DEFINE_integer("warmup", None, "Frames a blend/flow shard dreams before its range, unwritten.")
 
-OVERRIDES = ("model", "weights", "learning_rate", "num_iterations", "num_octaves", "octave_scale", "jitter",
+OVERRIDES = ("model", "weights", "guide", "learning_rate", "num_iterations", "num_octaves", "octave_scale", "jitter",
              "dream_layers", "channels", "objective", "predefined_start", "mode", "blend", "blend_value",
              "layer_schedule", "flow_decay", "flow_refresh", "keyframes", "start", "end", "size", "preview", "seed",
              "preview_every", "side_by_side", "shard", "warmup", "zoom", "zoom_rotate", "frames")
@@ -59,9 +65,16 @@ OVERRIDES = ("model", "weights", "learning_rate", "num_iterations", "num_octaves
 def main(argv):
     del argv
     from deepdream_video import configs
+    from deepdream_video import layers
     from deepdream_video import video
+    from videocore import errors
 
     config = FLAGS.config
+    if FLAGS.list_layers:
+        print("\n".join(layers.describe(FLAGS.model or config.model)))
+        return
+    if not FLAGS.video or not FLAGS.output:
+        raise errors.UserInputError("--video and --output are required (or --list_layers)")
     for notice in configs.apply_overrides(config, {name: FLAGS[name].value for name in OVERRIDES}):
         print(notice, flush=True)
     result = video.dream_video(config, FLAGS.video, FLAGS.output)

@@ -96,7 +96,11 @@ def stage_deepdream(workdir: pathlib.Path) -> list:
 
 
 def stage_relive(workdir: pathlib.Path) -> list:
-    """Train a small 3D-conv WGAN-GP on a bundled clip for a minute and write a sample grid (GIF and MP4)."""
+    """Train a small 3D-conv WGAN-GP on a bundled clip and write a sample grid; relive a photo from another clip.
+
+    The photo (a frame of the bundled bikes clip, saved as a JPEG) is relived by a small conditional
+    WGAN-GP and an LSTM predictor trained on the same clip: relive_photo.gif / .mp4.
+    """
     from relive import train as relive_train
 
     return relive_train.demo(workdir, num_steps=2 if _tiny() else None)

@@ -41,6 +41,7 @@ def test_demo_at_a_tiny_budget_writes_every_output(tmp_path):
 
     grids = [path for name, path in outputs.items() if name.endswith(".gif")]
     assert grids
+    assert {"relive_photo.gif", "relive_photo.mp4", "relive_photo_source.jpg"} <= set(outputs)  # a photo relived
     for gif in grids:
         with PIL.Image.open(gif) as image:
             assert image.n_frames == 16  # configs.demo() clips: 16 frames

@@ -15,6 +15,7 @@ def dissertation():
     config = ml_collections.ConfigDict()
 
     config.model = ml_collections.ConfigDict()
+    config.model.kind = "conv"  # the dissertation's conv networks; "mlp": fully connected (vae_mlp)
     config.model.height = 144  # 4.2: 256x144 frames (Table 1 prints 114: a typo)
     config.model.width = 256
     config.model.latent_dim = 200  # 4.2: z has 200 dimensions
@@ -33,6 +34,9 @@ def dissertation():
     config.model.batchnorm_statistics = "moving"
 
     config.loss = ml_collections.ConfigDict()
+    # The decoder's objective has -L_GAN (eq. 4.14) and Dis is trained (4.12); False drops both: a
+    # VAE with L_like (the learned similarity still reads Dis's layers, frozen at their start).
+    config.loss.adversarial = True
     config.loss.gamma = 2.5  # 4.4: weight of L_like in the decoder's objective (eq. 4.14)
     config.loss.gan_clip_min = 1e-8  # 6.2 footnote 3: Dis output clipped to [1e-8, 1] before the logs
     # Cross entropies from Dis's logits (softplus): equal to the clipped logs wherever those are
@@ -149,6 +153,57 @@ def released_code():
     return config
 
 
+def vae_mlp():
+    """Neural Dream Videos' own autoencoder (awjuliani/NeuralDreamVideos, NeuralDream.ipynb): a plain VAE.
+
+    Fully connected: 128x128x3 frames flattened (49,152 inputs), encoder 256-256, decoder 256-256,
+    z of 64; a pixel loss and no adversarial term; Adam 1e-4, batch 50, 100 epochs. What the
+    notebook does not fix is named as such below.
+    """
+    config = dissertation()
+    config.model.kind = "mlp"
+    config.model.height = 128
+    config.model.width = 128
+    config.model.latent_dim = 64
+    config.model.mlp_encoder_units = (256, 256)
+    config.model.mlp_decoder_units = (256, 256)
+    config.model.mlp_activation = "relu"  # not the notebook's stated fact: a common choice
+    config.data.aspect = ""  # whole frames resized to 128x128 (no crop)
+    config.loss.adversarial = False
+    config.loss.similarity = "pixel"
+    config.loss.gamma = 1.0  # encoder and decoder follow the same L_like (+ L_KL for the encoder): the ELBO
+    config.loss.objective_clip = False  # the dissertation's 6.2 ranges belong to its GAN
+    config.optimizer.learning_rate = 1e-4
+    config.optimizer.beta_1 = 0.9  # Adam's default (the dissertation's 0.5 is for its GAN)
+    config.loop.batch_size = 50
+    config.loop.num_epochs = 100
+    config.loop.checkpoint_every_minutes = 5.0
+    # A plain VAE samples z = mu + sigma * eps with eps ~ N(0, I): no noise schedule (4.5.1).
+    config.noise_schedule = (1.0,) * 100
+    return config
+
+
+def vae_mlp_tiny():
+    """vae_mlp at test size: 32x32 frames, 32-unit layers, z of 8, a few steps."""
+    config = vae_mlp()
+    config.model.height = 32
+    config.model.width = 32
+    config.model.latent_dim = 8
+    config.model.mlp_encoder_units = (32, 32)
+    config.model.mlp_decoder_units = (32, 32)
+    config.optimizer.learning_rate = 1e-3
+    config.loop.batch_size = 8
+    config.loop.num_epochs = 2
+    config.loop.sample_every_steps = 4
+    config.loop.checkpoint_every_steps = 100
+    config.loop.log_every_steps = 1
+    config.loop.guard.min_history = 1000
+    config.num_samples = 4
+    config.reconstruct.batch_size = 5
+    config.noise_schedule = (1.0, 1.0)
+    return config
+
+
 def quick():
     """Small enough to train meaningfully in minutes on a 2-core CPU (80x48 frames, latent 64)."""
     config = dissertation()
@@ -195,7 +250,8 @@ def tiny():
 def get_config(name="dissertation"):
     """For `ml_collections.config_flags`: --config=vaegan_video/configs.py:quick."""
     presets = {"dissertation": dissertation, "blade_runner": blade_runner, "scanner_darkly": scanner_darkly,
-               "released_code": released_code, "quick": quick, "tiny": tiny}
+               "released_code": released_code, "vae_mlp": vae_mlp, "vae_mlp_tiny": vae_mlp_tiny, "quick": quick,
+               "tiny": tiny}
     if name not in presets:
         raise ValueError(f"unknown preset {name!r}; choose from {sorted(presets)}")
     return presets[name]()

@@ -1,7 +1,9 @@
-"""The dissertation's three networks (Tables 1-3): encoder, decoder and discriminator.
+"""The dissertation's three networks (Tables 1-3): encoder, decoder and discriminator; and the MLP kind.
 
 All sizes come from the config (`configs.dissertation()` holds the published ones):
 frames (B, H, W, 3) in [-1, 1], H and W divisible by 2**len(filters); latents (B, latent_dim).
+`model.kind` = "mlp" builds fully connected networks instead (Neural Dream Videos' plain VAE,
+`configs.vae_mlp()`), with the same inputs and outputs.
 """
 
 import keras
@@ -179,12 +181,70 @@ def discriminator(config) -> keras.Model:
     return keras.Model(frames, features + [logit], name="discriminator")
 
 
+# ----------------------------------------------------------------------------- the MLP kind
+
+
+def _mlp_stack(x, units, config, name):
+    kernels, _ = _initializers(config)
+    for i, width in enumerate(units):
+        x = layers.Dense(width, activation=config.mlp_activation, kernel_initializer=kernels["dense"],
+                         name=f"{name}{i + 1}")(x)
+    return x
+
+
+def mlp_encoder(config) -> keras.Model:
+    """x (B, H, W, 3) -> (mu, log_var), each (B, latent_dim), unbounded: the frame flattened
+    (H * W * 3 inputs) through fully connected layers of `mlp_encoder_units`, then two linear heads."""
+    kernels, _ = _initializers(config)
+    frames = keras.Input((config.height, config.width, 3), name="frames")
+    x = _mlp_stack(layers.Flatten(name="enc_flatten")(frames), config.mlp_encoder_units, config, "enc_fc")
+    mu = layers.Dense(config.latent_dim, dtype="float32", kernel_initializer=kernels["dense"], name="enc_mu")(x)
+    log_var = layers.Dense(config.latent_dim, dtype="float32", kernel_initializer=kernels["dense"],
+                           name="enc_log_var")(x)
+    return keras.Model(frames, [mu, log_var], name="encoder")
+
+
+def mlp_decoder(config) -> keras.Model:
+    """z (B, latent_dim) -> frames (B, H, W, 3) in [-1, 1]: layers of `mlp_decoder_units`, then a
+    linear layer to H * W * 3 values and tanh (the package's pixel range)."""
+    kernels, _ = _initializers(config)
+    z = keras.Input((config.latent_dim,), name="z")
+    x = _mlp_stack(z, config.mlp_decoder_units, config, "dec_fc")
+    x = layers.Dense(config.height * config.width * 3, kernel_initializer=kernels["dense"], name="dec_pixels")(x)
+    x = layers.Reshape((config.height, config.width, 3), name="dec_reshape")(x)
+    frames = layers.Activation("tanh", dtype="float32", name="dec_tanh")(x)
+    return keras.Model(z, frames, name="decoder")
+
+
+def mlp_discriminator(config) -> keras.Model:
+    """x (B, H, W, 3) -> [hidden layer activations..., logit (B, 1) float32], the encoder's layers:
+    only used with loss.adversarial or the learned similarity (the plain VAE needs neither)."""
+    kernels, _ = _initializers(config)
+    frames = keras.Input((config.height, config.width, 3), name="frames")
+    x = layers.Flatten(name="dis_flatten")(frames)
+    features = []
+    for i, width in enumerate(config.mlp_encoder_units):
+        x = layers.Dense(width, activation=config.mlp_activation, kernel_initializer=kernels["dense"],
+                         name=f"dis_fc{i + 1}")(x)
+        features.append(x)
+    logit = layers.Dense(1, dtype="float32", kernel_initializer=kernels["dense"], name="dis_logit")(x)
+    return keras.Model(frames, features + [logit], name="discriminator")
+
+
+KINDS = {"conv": {"encoder": encoder, "decoder": decoder, "discriminator": discriminator},
+         "mlp": {"encoder": mlp_encoder, "decoder": mlp_decoder, "discriminator": mlp_discriminator}}
+
+
+def builders(model_config) -> dict:
+    """{network name: function(model config) -> keras.Model} for `model_config.kind` ("conv" if absent)."""
+    kind = _option(model_config, "kind", "conv")
+    if kind not in KINDS:
+        raise ValueError(f"model.kind must be one of {sorted(KINDS)}, got {kind!r}")
+    return KINDS[kind]
+
+
 def build(config) -> dict:
-    """{"encoder", "decoder", "discriminator"} built from `config.model`."""
+    """{"encoder", "decoder", "discriminator"} built from `config.model` (of its `kind`)."""
     model_config = config.model if "model" in config else config
-    return {
-        "encoder": encoder(model_config),
-        "decoder": decoder(model_config),
-        "discriminator": discriminator(model_config),
-    }
+    return {name: make(model_config) for name, make in builders(model_config).items()}
 

@@ -49,6 +49,8 @@ class VaeGanTask:
             # The released code's substring bug: each optimizer got the other's variable list.
             self.trains.update(encoder=("decoder",), decoder=("encoder",))
         _check_loss_config(config)
+        # False: a plain VAE (Neural Dream Videos' own), -L_GAN dropped and Dis never updated.
+        self.adversarial = bool(config.loss.get("adversarial", True))
         self._data_steps_per_epoch = data.steps_per_epoch(stores, setup.global_batch)
         self.steps_per_epoch = int(config.data.get("steps_per_epoch", 0) or self._data_steps_per_epoch)
         self.global_batch = setup.global_batch
@@ -92,10 +94,12 @@ class VaeGanTask:
         mu, log_var = enc(x, training=training)
         z = mu + tf.exp(0.5 * log_var) * eps  # z = mu + sigma * eps (eq. 2.4)
         x_bar = tf.cast(dec(z, training=training), x.dtype)
-        x_p = tf.cast(dec(z_prior, training=training), x.dtype)
-        features_real, features_bar, (logit_real, logit_bar, logit_p) = self.discriminate(x, x_bar, x_p, training)
         kl = losses.kl_divergence(mu, log_var, reduction=loss_config.kl_reduction,
                                   clip=loss_config.get("kl_clip", 0.0))
+        if not self.adversarial:
+            return self._vae_objectives(x, x_bar, kl, training)
+        x_p = tf.cast(dec(z_prior, training=training), x.dtype)
+        features_real, features_bar, (logit_real, logit_bar, logit_p) = self.discriminate(x, x_bar, x_p, training)
         if loss_config.similarity == "pixel":
             like = losses.pixel_mse(x, x_bar)
         else:
@@ -126,6 +130,22 @@ class VaeGanTask:
             "dis_fake": tf.reduce_mean(dis_bar),
             "dis_prior": tf.reduce_mean(dis_p),
         }
+
+    def _vae_objectives(self, x, x_bar, kl, training):
+        """loss.adversarial=False: no L_GAN anywhere, so no x_p and, with the pixel similarity, no
+        call of Dis at all; the decoder follows gamma * L_like, the encoder L_KL + L_like."""
+        loss_config = self.config.loss
+        if loss_config.similarity == "pixel":
+            like = losses.pixel_mse(x, x_bar)
+        else:
+            dis = self.networks["discriminator"]
+            like = losses.learned_similarity(dis(x, training=training)[:-1], dis(x_bar, training=training)[:-1])
+        objectives = {"encoder": losses.encoder_objective(kl, like),
+                      "decoder": losses.decoder_objective(like, 0.0, loss_config.gamma)}
+        if loss_config.get("objective_clip", False):
+            objectives = {name: losses.clip_objective(value, loss_config[f"{name}_range"])
+                          for name, value in objectives.items()}
+        return {"kl": kl, "like": like, **objectives}
 
     def discriminate(self, x, x_bar, x_p, training=True):
         """Dis on x, x_bar and x_p, each (B, H, W, 3), as `loss.dis_batches` says.
@@ -165,8 +185,11 @@ class VaeGanTask:
         with tf.GradientTape(persistent=True) as tape:
             values = self.objectives(x, eps, z_prior)
         for name in NETWORKS:  # each optimizer, its own network, its own objective (4.12-4.14)
-            ctx.minimize(tape, values[name], name, clip_value=self.config.optimizer.clip_value or None)
+            if name in values:  # without the adversarial term Dis has no objective: not updated
+                ctx.minimize(tape, values[name], name, clip_value=self.config.optimizer.clip_value or None)
         del tape
+        if not self.adversarial:
+            return {"kl": values["kl"], "like": values["like"]}
         self.watch_saturation(values)
         return {name: values[name] for name in ("kl", "like", "gan", "dis_real", "dis_fake", "dis_prior")}
 
@@ -270,6 +293,10 @@ def train_and_evaluate(config, workdir, progress=True):
     and temporal collapse ratio (VaeGanTask.evaluate).
     """
     workdir = workdirs.prepare(workdir, KIND)
+    try:
+        models.builders(config.model)
+    except ValueError as error:
+        raise errors.ConfigError(str(error)) from None
     if len(config.noise_schedule) < config.loop.num_epochs:
         raise errors.ConfigError(f"noise_schedule has {len(config.noise_schedule)} values but "
                                  f"loop.num_epochs={config.loop.num_epochs}: give one sigma per epoch")
@@ -307,7 +334,7 @@ def restore_networks(config, workdir, names=("encoder", "decoder")):
     """
     saved = saved_model_config(workdir)
     model_config = config.model if saved is None else _as_config(saved)
-    built = {"encoder": models.encoder, "decoder": models.decoder, "discriminator": models.discriminator}
+    built = models.builders(model_config)  # the conv networks, or the MLP kind (model.kind)
     networks = {name: built[name](model_config) for name in names}
     path = workdirs.restore(workdir, networks, KIND)
     return networks, model_config, path

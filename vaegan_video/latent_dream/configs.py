@@ -1,4 +1,4 @@
-"""Presets for the latent sequence model (neural dream videos): default, seed, world_models, quick, tiny.
+"""Presets for the latent sequence model (neural dream videos): default, seed, juliani, world_models, quick, tiny.
 
 Launch with a preset and overrides:
     python -m run_scripts.latent_dream_train --config=vaegan_video/latent_dream/configs.py:default \
@@ -47,9 +47,17 @@ def default():
     config.train = ml_collections.ConfigDict()
     config.train.window = 32  # truncated BPTT: time steps per window (= consecutive frames)
 
+    config.loss = ml_collections.ConfigDict()
+    # The l2 head's squared error per step: "mean" over the latent dimensions (keeps the scale,
+    # and so the learning rate, the same across latent sizes) or "sum" over them (the notebook's).
+    # Either way it is averaged over batch and time.
+    config.loss.l2_reduction = "mean"
+
     config.optimizer = ml_collections.ConfigDict()
     config.optimizer.learning_rate = 1e-3
+    config.optimizer.decay_per_epoch = 1.0  # learning rate x decay^epoch (a per-epoch schedule); 1 = constant
     config.optimizer.clip_value = 1.0  # per-element bound on the global gradient; 0 = off
+    config.optimizer.clip_norm = 0.0  # bound on the global gradient's global norm (after all replicas); 0 = off
 
     config.loop = loop.loop_config()
     config.loop.batch_size = 16  # lanes: parallel contiguous streams, each carrying its LSTM state
@@ -70,7 +78,8 @@ def default():
     # Mixture logits / tau, sigmas * sqrt(tau) (World Models); 0 = the mode. Measured: at 1.0 the dreams
     # move about as much as the VAE-GAN's reconstruction of the real video; at 0 they nearly freeze.
     config.dream.temperature = 1.0
-    config.dream.noise = 0.0  # extra Gaussian noise (sigma) on every latent fed back
+    config.dream.noise = 0.0  # extra noise on every latent fed back: its sigma, or a uniform draw's half-width
+    config.dream.feedback_noise = "gaussian"  # that noise's distribution: "gaussian" or "uniform" in [-noise, noise]
     config.dream.seed_frames = 8  # real frames whose latents warm the LSTM up
     config.dream.seed_start = 0.0  # seconds into the seed video
     config.dream.reseed_every = 0  # frames between warm-ups on real latents at random places; 0 = never
@@ -95,6 +104,44 @@ def seed():
     config.data.z_noise = 0.0
     config.data.resample = False
     config.dream.temperature = 0.0
+    return config
+
+
+def juliani():
+    """The author's released notebook (awjuliani/NeuralDreamVideos, NeuralDream.ipynb, model_rnn.py).
+
+    Meant over the seed's own plain VAE (vaegan_video/configs.py:vae_mlp, z of 64); over any other
+    VAE-GAN run the latent size is that run's. Everything the notebook fixes is set here.
+    """
+    config = seed()
+    config.model.units = 256  # 2 LSTM layers of 256 units
+    config.model.num_layers = 2
+    config.model.head = "l2"  # a linear output to the latent
+    config.model.residual = False
+    config.loss.l2_reduction = "sum"  # squared error summed over dimensions, averaged over batch and time
+    config.loop.batch_size = 5
+    config.train.window = 50  # sequences of 50
+    config.loop.num_steps = 0
+    config.loop.num_epochs = 150
+    config.loop.checkpoint_every_steps = 500
+    config.optimizer.learning_rate = 2e-2  # Adam, 2e-2 x 0.97^epoch
+    config.optimizer.decay_per_epoch = 0.97
+    config.optimizer.clip_value = 0.0
+    config.optimizer.clip_norm = 5.0  # gradients clipped by global norm 5
+    # The state is carried across the consecutive batches of an epoch (input_pipeline's lanes) and
+    # starts from zero every epoch; the notebook cut its windows at fixed places.
+    config.data.shift_windows = False
+    config.data.z_noise = 0.0  # trained on the encoder's mean
+    config.data.resample = False
+    config.data.holdout_fraction = 0.1  # not the notebook's (it trained on every frame): scores against copy-last
+    config.loop.guard.watch = ("loss",)
+    config.dream.num_frames = 1000  # generation: 1,000 frames
+    config.dream.temperature = 0.0
+    config.dream.noise = 0.1  # each predicted latent fed back with uniform noise in [-0.1, 0.1]
+    config.dream.feedback_noise = "uniform"
+    config.dream.seed_frames = 1  # started from one real latent
+    config.dream.reseed_every = 0  # optional: 100 resets the state to a real latent every 100 frames
+    config.dream.latent_bound = 0.0  # a plain VAE's z is not bounded by a tanh
     return config
 
 
@@ -148,7 +195,8 @@ def tiny():
 
 def get_config(name="default"):
     """For `ml_collections.config_flags`: --config=vaegan_video/latent_dream/configs.py:quick."""
-    presets = {"default": default, "seed": seed, "world_models": world_models, "quick": quick, "tiny": tiny}
+    presets = {"default": default, "seed": seed, "juliani": juliani, "world_models": world_models, "quick": quick,
+               "tiny": tiny}
     if name not in presets:
         raise ValueError(f"unknown preset {name!r}; choose from {sorted(presets)}")
     return presets[name]()

@@ -20,6 +20,9 @@ from vaegan_video.latent_dream import models
 from vaegan_video.latent_dream import train
 
 
+FEEDBACK_NOISE = ("gaussian", "uniform")  # dream.noise is the sigma, or the half-width of [-noise, noise]
+
+
 @dataclasses.dataclass(frozen=True)
 class DreamSettings:
     """How to roll out; the fields of `config.dream` (see configs.default)."""
@@ -27,6 +30,7 @@ class DreamSettings:
     num_frames: int
     temperature: float = 0.5
     noise: float = 0.0
+    feedback_noise: str = "gaussian"
     seed_frames: int = 8
     seed_start: float = 0.0
     reseed_every: int = 0
@@ -49,6 +53,8 @@ class DreamSettings:
             raise errors.ConfigError(f"dream.num_frames={self.num_frames}: dream at least one frame")
         if self.temperature < 0 or self.noise < 0 or self.latent_bound < 0:
             raise errors.ConfigError("dream.temperature, dream.noise and dream.latent_bound must be >= 0")
+        if self.feedback_noise not in FEEDBACK_NOISE:
+            raise errors.ConfigError(f"dream.feedback_noise={self.feedback_noise!r}: choose one of {FEEDBACK_NOISE}")
         if self.chunk < 1 or self.decode_batch < 1:
             raise errors.ConfigError("dream.chunk and dream.decode_batch must be at least 1")
         if not self.from_prior and self.seed_frames < 1:
@@ -61,7 +67,8 @@ class Dreamer:
     """A trained sequence model that rolls latent sequences out, `chunk` steps per compiled call.
 
     `warm_up(latents (S, D))` -> (states, next z (1, D)); `steps(z, states, count, ...)` feeds each
-    draw back as the next input and returns (latents (count, D), z, states).
+    draw back as the next input, plus noise of scale `noise` (Gaussian sigma, or uniform in
+    [-noise, noise] with `uniform`), and returns (latents (count, D), z, states).
     """
 
     def __init__(self, model):
@@ -77,8 +84,9 @@ class Dreamer:
             return self.model([z, *states], training=False)
 
         @tf.function(input_signature=[z_spec, state_specs, tf.TensorSpec((), tf.int32),
-                                      tf.TensorSpec((2,), tf.int64), scalar, scalar, scalar])
-        def steps(z, states, count, seed, temperature, noise, bound):
+                                      tf.TensorSpec((2,), tf.int64), scalar, scalar, scalar,
+                                      tf.TensorSpec((), tf.bool)])
+        def steps(z, states, count, seed, temperature, noise, bound, uniform):
             seeds = tf.random.experimental.stateless_split(seed, 2 * count)
             out = tf.TensorArray(tf.float32, size=count)
             for i in tf.range(count):
@@ -86,7 +94,9 @@ class Dreamer:
                 outputs = self.model([z[:, None, :], *states], training=False)
                 states = outputs["states"]
                 z = models.sample_next(outputs, temperature, seeds[2 * i])[:, 0]
-                z = z + noise * tf.random.stateless_normal(tf.shape(z), seeds[2 * i + 1])
+                draw = tf.where(uniform, tf.random.stateless_uniform(tf.shape(z), seeds[2 * i + 1], -1.0, 1.0),
+                                tf.random.stateless_normal(tf.shape(z), seeds[2 * i + 1]))
+                z = z + noise * draw
                 z = tf.cond(bound > 0, lambda: tf.clip_by_value(z, -bound, bound), lambda: z)
             return out.stack(), z, states
 
@@ -102,10 +112,11 @@ class Dreamer:
         z = models.sample_next(last, temperature, tf.constant(seed, tf.int64))[:, 0]
         return outputs["states"], z
 
-    def steps(self, z, states, count, seed, temperature, noise, bound):
+    def steps(self, z, states, count, seed, temperature, noise, bound, feedback_noise="gaussian"):
         seed = tf.constant(seed, tf.int64)
         zs, z, states = self._steps(z, states, tf.constant(count, tf.int32), seed, tf.constant(temperature, tf.float32),
-                                    tf.constant(noise, tf.float32), tf.constant(bound, tf.float32))
+                                    tf.constant(noise, tf.float32), tf.constant(bound, tf.float32),
+                                    tf.constant(feedback_noise == "uniform"))
         return zs.numpy(), z, states
 
 
@@ -146,7 +157,7 @@ def rollout(dreamer, settings, seed_latents=None, first=0) -> Iterator[np.ndarra
         if settings.reseed_every:
             count = min(count, settings.reseed_every - made % settings.reseed_every)
         zs, z, states = dreamer.steps(z, states, count, (settings.seed, piece), settings.temperature,
-                                      settings.noise, settings.latent_bound)
+                                      settings.noise, settings.latent_bound, settings.feedback_noise)
         made += count
         piece += 1
         yield zs

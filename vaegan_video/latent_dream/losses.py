@@ -11,13 +11,18 @@ def masked_mean(values, mask):
     return tf.reduce_sum(tf.cast(values, tf.float32) * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
 
 
-def l2_loss(prediction, target, mask):
-    """The blog post's L2 loss: mean over valid steps of ||z_hat_{t+1} - z_{t+1}||^2 / D.
+def l2_loss(prediction, target, mask, reduction="mean"):
+    """The blog post's L2 loss: mean over valid steps of ||z_hat_{t+1} - z_{t+1}||^2, divided by D
+    with reduction "mean", not with "sum" (the notebook's: summed over dimensions, averaged over
+    batch and time).
 
     prediction, target: (B, T, D); mask: (B, T) 1 where the pair (z_t, z_{t+1}) is real. Scalar.
     """
-    squared = tf.reduce_mean(tf.square(tf.cast(prediction, tf.float32) - tf.cast(target, tf.float32)), axis=-1)
-    return masked_mean(squared, mask)
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"l2 reduction must be 'mean' or 'sum', got {reduction!r}")
+    squared = tf.square(tf.cast(prediction, tf.float32) - tf.cast(target, tf.float32))
+    per_step = tf.reduce_mean(squared, axis=-1) if reduction == "mean" else tf.reduce_sum(squared, axis=-1)
+    return masked_mean(per_step, mask)
 
 
 def mixture_log_likelihood(logits, means, log_sigmas, target):
@@ -46,8 +51,8 @@ def mixture_nll(logits, means, log_sigmas, target, mask):
     return masked_mean(-mixture_log_likelihood(logits, means, log_sigmas, target) / dim, mask)
 
 
-def loss(outputs, target, mask):
-    """The model's training loss for either head (l2_loss or mixture_nll)."""
+def loss(outputs, target, mask, l2_reduction="mean"):
+    """The model's training loss for either head (l2_loss with `l2_reduction`, or mixture_nll)."""
     if "prediction" in outputs:
-        return l2_loss(outputs["prediction"], target, mask)
+        return l2_loss(outputs["prediction"], target, mask, l2_reduction)
     return mixture_nll(outputs["logits"], outputs["means"], outputs["log_sigmas"], target, mask)

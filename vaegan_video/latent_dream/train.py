@@ -45,6 +45,14 @@ class SequenceTask:
                                            shift_windows=config.data.shift_windows)
         self.steps_per_epoch = self.layout.steps_per_epoch
         self.frames_per_step = setup.global_batch * config.train.window
+        optimizer = config.optimizer
+        self.decay = float(optimizer.get("decay_per_epoch", 1.0))
+        if self.decay != 1.0:
+            # Per data epoch, through the loop's checkpointed schedules (the notebook's lr x 0.97^epoch).
+            epochs = config.loop.num_epochs or -(-config.loop.num_steps // self.steps_per_epoch)
+            self.schedules = {"learning_rate": [optimizer.learning_rate * self.decay ** epoch
+                                                for epoch in range(max(int(epochs), 1))]}
+        self.l2_reduction = config.get("loss", {}).get("l2_reduction", "mean")
         # ONLY_FIRST_REPLICA: every replica computes the same whole table (see _carry), one copy is kept.
         self.carried = [tf.Variable(tf.zeros((setup.global_batch, config.model.units)), trainable=False,
                                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA, name=f"carried_{i}")
@@ -71,10 +79,13 @@ class SequenceTask:
 
     def train_step(self, batch, ctx):
         initial = self.initial_states(batch)
+        if self.decay != 1.0:
+            self.optimizers["sequence"].learning_rate = ctx.value("learning_rate")
         with tf.GradientTape() as tape:
             outputs = self.model([batch["inputs"], *initial], training=True)
-            value = losses.loss(outputs, batch["targets"], batch["mask"])
-        ctx.minimize(tape, value, "sequence", clip_value=self.config.optimizer.clip_value or None)
+            value = losses.loss(outputs, batch["targets"], batch["mask"], self.l2_reduction)
+        ctx.minimize(tape, value, "sequence", clip_value=self.config.optimizer.clip_value or None,
+                     clip_norm=self.config.optimizer.get("clip_norm", 0.0) or None)
         self._carry(batch["lane"], outputs["states"])
         predicted = models.expected_next(outputs)
         squared = tf.reduce_mean(tf.square(predicted - batch["targets"]), axis=-1)
@@ -169,6 +180,9 @@ def train_and_evaluate(config, workdir, progress=True):
         models.check_config(config.model)
     except ValueError as error:
         raise errors.ConfigError(str(error)) from None
+    reduction = config.get("loss", {}).get("l2_reduction", "mean")
+    if reduction not in ("mean", "sum"):
+        raise errors.ConfigError(f"config.loss.l2_reduction={reduction!r}: choose 'mean' or 'sum'")
     codec, streams = load_latents(config, progress=progress)
     check_run_matches(workdir, codec.latent_dim, config)
     training = [stream.split(config.data.holdout_fraction)[0] for stream in streams]
