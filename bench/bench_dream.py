@@ -42,6 +42,7 @@ flags.DEFINE_bool("skip_video", False, "Skip the end-to-end flow-mode run.")
 flags.DEFINE_bool("tiny", False, "Check the benchmark runs: tiny frames, 1 repeat, no timing worth reading.")
 
 LAYERS = ("mixed3", "mixed5")
+OBJECTIVE = configs.default().objective  # what a run dreams with (l2), in every variant compared
 SIZE = (540, 360)
 NUM_OCTAVES, NUM_ITERATIONS, OCTAVE_SCALE, JITTER, LEARNING_RATE = 4, 5, 1.4, 32, 1.5 / 127.5
 
@@ -57,7 +58,8 @@ class StraightforwardDream:
         with tf.GradientTape() as tape:
             tape.watch(image)
             activations = self.model(image[None])
-            loss = tf.add_n([tf.reduce_mean(a) for a in activations])
+            # The configured objective (l2: the mean of half the squared activation, as dream.dream_objective).
+            loss = tf.add_n([tf.reduce_mean(0.5 * tf.square(a) if OBJECTIVE == "l2" else a) for a in activations])
         return tape.gradient(loss, image)
 
     def dream(self, image, shifts):
@@ -145,9 +147,10 @@ def main(argv):
     print(f"conv GFLOP per frame (forward + input gradient, counted from the layer shapes): {gflop:.0f}")
 
     baseline = StraightforwardDream(model)
-    dreamers = {dtype: dream.Dreamer(model, LAYERS, compute_dtype=dtype) for dtype in ("float32", "bfloat16")}
+    dreamers = {dtype: dream.Dreamer(model, LAYERS, objective=OBJECTIVE, compute_dtype=dtype)
+                for dtype in ("float32", "bfloat16")}
     # The same with BN folded but without the other graph rewrites (models.py), to show their share.
-    dreamers["bfloat16 fold only"] = dream.Dreamer(model, LAYERS, compute_dtype="bfloat16")
+    dreamers["bfloat16 fold only"] = dream.Dreamer(model, LAYERS, objective=OBJECTIVE, compute_dtype="bfloat16")
     dreamers["bfloat16 fold only"].net = models.DreamNet(model, LAYERS, "bfloat16", merge_pointwise=False,
                                                          forward_gradients=False, pool_after_pointwise=False)
 
@@ -180,7 +183,7 @@ def main(argv):
     strength = np.abs(reference - image).mean() / 2 * 255
     print(f"the dream changes the frame by {strength:.2f} grey levels on average; the straightforward loop "
           f"run on the frame + 0.001 grey levels differs from itself by {floor:.2f}")
-    def objective(dreamed):  # mixed3 + mixed5 mean activation, float32
+    def objective(dreamed):  # mixed3 + mixed5, the configured objective, float32
         return float(dreamers["float32"].gradient(dreamed)[0])
 
     print(f"objective: source {objective(image):.3f}, straightforward dream {objective(reference):.3f}")

@@ -635,7 +635,7 @@ class _FrameLoop:
 
     def run(self, resume, progress=True):
         """Dreams from `resume` (a _Resume) to the last frame -> (frames in the output, seconds per
-        frame of this session's dreaming or nan). KeyboardInterrupt after saving on Ctrl-C / SIGTERM."""
+        frame of this session's dreaming or nan). errors.Stopped (a KeyboardInterrupt) after saving on Ctrl-C / SIGTERM."""
         plan = self.plan
         next_frame = max(resume.next_frame, plan.dream_from)
         previous_dream, previous_raw = resume.previous_dream, resume.previous_raw
@@ -665,7 +665,8 @@ class _FrameLoop:
                     if self.config.preview_every and written > 0 and written % self.config.preview_every == 0:
                         _encode(plan, self.workdir, index + 1, False, partial_path(plan.output))
                     if stop.received:
-                        raise KeyboardInterrupt(f"stopped by {stop.received}; run again to resume")
+                        raise errors.Stopped(stop.received, f"stopped by {stop.received}; the frames dreamed so far "
+                                             "are kept: run the same command again to resume")
             if index < plan.first_frame:
                 raise errors.VideoError(plan.video, "no frames in the chosen time range")
             self._save(index + 1, previous_dream, previous_raw, complete=True)
@@ -751,7 +752,7 @@ def dream_video(config, video, output, *, progress=True):
       are kept. Every setting is checked against the output size before any frame is read.
     Raises:
       UserInputError (ConfigError, VideoError, CheckpointError) for bad settings or files;
-      KeyboardInterrupt after saving the state when stopped by Ctrl-C / SIGTERM.
+      errors.Stopped (a KeyboardInterrupt) after saving the state when stopped by Ctrl-C / SIGTERM.
     """
     if config.mode == "zoom":  # one picture, no frames to carry or resume
         from deepdream_video import image

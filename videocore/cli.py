@@ -1,7 +1,9 @@
 """Runs an absl main so that a user's mistake is one line on stderr and a non-zero exit."""
 
+import errno
 import os
 import pathlib
+import signal
 import sys
 
 from absl import app
@@ -70,6 +72,16 @@ def config_flag(default, help):  # noqa: A002 - absl's own name for the argument
     return holder
 
 
+# A write that failed for lack of room: a full disk, a file-size limit, a quota.
+DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+def _terminate(signum, frame):
+    """SIGTERM unwinds the stack like Ctrl-C: temporary outputs are removed on the way out."""
+    del signum, frame
+    raise errors.Stopped("SIGTERM", "stopped by SIGTERM; no partial output was left")
+
+
 def run(main):
     """`app.run(main)`, printing `UserInputError`s (bad file, flag or config) as one line, exit 1."""
     script = sys.modules.get(main.__module__)
@@ -83,13 +95,27 @@ def run(main):
             flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
 
     def guarded(argv):
+        # SIGTERM (a scheduler's stop, `kill`) unwinds like Ctrl-C, so every output being written is
+        # removed by its atomic writer on the way out; training installs its own handler meanwhile
+        # (finish the step, save, stop).
+        signal.signal(signal.SIGTERM, _terminate)
         try:
             return main(argv)
         except errors.UserInputError as error:
             print(f"error: {error}", file=sys.stderr)
             sys.exit(1)
+        except errors.Stopped as stop:
+            print(stop.message, file=sys.stderr)
+            sys.exit(128 + signal.Signals[stop.signal_name])
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             sys.exit(130)
+        except OSError as error:
+            if error.errno not in DISK_FULL:
+                raise
+            where = f"{error.filename}: " if error.filename else ""
+            print(f"error: {where}{os.strerror(error.errno)} while writing; no partial output was left",
+                  file=sys.stderr)
+            sys.exit(1)
 
     app.run(guarded)

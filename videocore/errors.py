@@ -24,3 +24,16 @@ class ConfigError(UserInputError):
 
 class CheckpointError(UserInputError):
     """A checkpoint that does not fit the model asked for (other resolution, latent size...)."""
+
+
+class Stopped(KeyboardInterrupt):
+    """A run stopped by a signal (SIGTERM from a scheduler or `kill`, SIGINT), after cleaning up.
+
+    Like KeyboardInterrupt it is no Exception, so no `except Exception` swallows it; the scripts
+    print `message` on one line and exit with 128 + the signal's number, as a shell would.
+    """
+
+    def __init__(self, signal_name, message):
+        self.signal_name = signal_name
+        self.message = message
+        super().__init__(message)

@@ -286,3 +286,73 @@ def test_a_command_given_what_is_not_its_run_says_what_it_found_in_one_line(tmp_
     assert result.returncode == 1, result.stderr[-3000:]
     assert result.stderr.strip().splitlines()[-1] == f"error: {path}: {found}"
     assert "Traceback" not in result.stderr
+
+
+# ----------------------------------------------------------------------------- outputs cut short
+
+
+def _fill_disk_at(limit_bytes):
+    """preexec_fn: a file-size limit stands in for a full disk (writes past it fail with EFBIG)."""
+    import resource
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills the process outright
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+    return limit
+
+
+def test_a_full_disk_while_writing_a_video_is_one_line_and_leaves_nothing(tmp_path):
+    output = tmp_path / "out.mp4"
+    result = subprocess.run([sys.executable, "-m", "run_scripts.transcode", f"--input={video.sample_clip('bikes')}",
+                             f"--output={output}", "--size=320x136", "--end=4"], cwd=REPO, capture_output=True,
+                            text=True, timeout=300, preexec_fn=_fill_disk_at(60_000))
+    assert result.returncode == 1, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "File too large while writing" in last
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # neither the output nor its temporary file
+
+
+def _terminate_when(process, ready, timeout=240):
+    """Sends SIGTERM to `process` once `ready()` is true; False if it ended first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if ready():
+            process.send_signal(signal.SIGTERM)
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_sigterm_during_reconstruction_is_one_line_and_leaves_nothing(vaegan_run, tmp_path):
+    workdir, _ = vaegan_run
+    film = synthetic.write_video(tmp_path / "long.mp4", num_frames=1500, width=64, height=36, fps=25,
+                                 audio_seconds=60)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    process = subprocess.Popen([sys.executable, "-m", "run_scripts.vaegan_reconstruct", f"--workdir={workdir}",
+                                f"--video={film}", f"--output={out_dir / 'film.mp4'}"], cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    partial = lambda: any(p.stat().st_size > 0 for p in out_dir.glob(".film.*partial*"))  # noqa: E731
+    assert _terminate_when(process, partial), "reconstruction ended before its output was being written"
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    assert stderr.strip().splitlines()[-1] == "stopped by SIGTERM; no partial output was left"
+    assert "Traceback" not in stderr
+    assert list(out_dir.iterdir()) == []
+
+
+@pytest.mark.slow  # real InceptionV3 weights and a few dreamed frames: ~40 s here
+def test_sigterm_during_deepdream_is_one_line_and_leaves_no_output(tmp_path):
+    output = tmp_path / "dream.mp4"
+    process = subprocess.Popen([sys.executable, "-m", "run_scripts.deepdream_video", f"--video={video.sample_clip('carphone')}",
+                                f"--output={output}", "--size=176x144", "--num_iterations=2", "--end=2"],
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    dreamed = lambda: any(path.is_file() and path.suffix in (".png", ".npy", ".npz", ".jpg")  # noqa: E731
+                          for path in tmp_path.rglob("*") if path.parent != tmp_path)
+    assert _terminate_when(process, dreamed), "the dream ended before its first frame was kept"
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    assert stderr.strip().splitlines()[-1].startswith("stopped by SIGTERM; the frames dreamed so far are kept")
+    assert "Traceback" not in stderr
+    assert not output.exists() and not list(tmp_path.glob(".dream*partial*"))
