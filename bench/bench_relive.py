@@ -34,8 +34,8 @@ from relive import configs  # noqa: E402
 from relive import layers  # noqa: E402
 from relive import losses  # noqa: E402
 from relive import models  # noqa: E402
-from relive import recurrent  # noqa: E402
 from relive import train  # noqa: E402
+from videocore import device  # noqa: E402
 from videocore import precision  # noqa: E402
 from videocore import summaries  # noqa: E402
 
@@ -89,27 +89,27 @@ def loop_step_times(config, steps):
 
 
 class _Straightforward:
-    """Builds the seed's networks from plain Keras layers (the baseline), restoring relive's afterwards."""
+    """Builds the seed's networks from plain Keras layers (the baseline), restoring relive's afterwards.
 
-    NAMES = ("PixelConv3D", "PixelConv3DTranspose", "SmallMapConv2D", "SmallMapConv2DTranspose", "FusedBatchNorm",
-             "LeakyReLU")
+    Keras' BatchNormalization and LSTM and plain 3D convolutions are what videocore.device picks for
+    a GPU, so building under `device.forced("gpu")` gives them; the CPU-only layers are swapped here.
+    """
+
+    NAMES = ("PixelConv3D", "PixelConv3DTranspose", "SmallMapConv2D", "SmallMapConv2DTranspose", "LeakyReLU")
 
     def __enter__(self):
-        self.saved = {name: getattr(layers, name) for name in self.NAMES}, recurrent.LSTM
+        self.saved = {name: getattr(layers, name) for name in self.NAMES}
+        self.forced = device.forced("gpu")
+        self.forced.__enter__()
         layers.PixelConv3D, layers.PixelConv3DTranspose = keras.layers.Conv3D, keras.layers.Conv3DTranspose
         layers.SmallMapConv2D, layers.SmallMapConv2DTranspose = keras.layers.Conv2D, keras.layers.Conv2DTranspose
-        layers.FusedBatchNorm = lambda momentum, epsilon, name=None, **kwargs: keras.layers.BatchNormalization(
-            momentum=momentum, epsilon=epsilon, name=name, **kwargs)
         layers.LeakyReLU = keras.layers.LeakyReLU
-        # The straightforward LSTM: Keras' layer, kept float32 (its small matmuls are slower in bf16).
-        recurrent.LSTM = lambda units, name=None, dtype=None: keras.layers.LSTM(
-            units, return_sequences=True, return_state=True, name=name, dtype="float32")
         return self
 
     def __exit__(self, *exc_info):
-        saved, recurrent.LSTM = self.saved
-        for name, value in saved.items():
+        for name, value in self.saved.items():
             setattr(layers, name, value)
+        return self.forced.__exit__(*exc_info)
 
 
 def naive_step_times(job, steps):

@@ -1,7 +1,7 @@
 """Layers that compute exactly what Keras' do, faster on this CPU (oneDNN, bf16), each measured.
 
-- FusedBatchNorm: `videocore.layers.BatchNormalization` under its relive name: TF's fused kernel, bf16
-  in and out, float32 statistics. Keras 3's
+- batch_norm: `videocore.layers.batch_norm` (on CPU its BatchNormalization: TF's fused kernel, bf16
+  in and out, float32 statistics). Keras 3's
   `BatchNormalization` casts bfloat16 inputs to float32 and back (DESIGN.md), which wraps every
   3D deconvolution of the generator in two full-size casts and a float32 pass; the fused
   kernel is one oneDNN primitive forwards and one backwards (~2x faster on a (16, 16, 32, 32, 64)
@@ -16,8 +16,6 @@ import tensorflow as tf
 from videocore import layers as videocore_layers
 
 
-# The fused bf16 batch norm lives in videocore (the VAE-GAN uses it too); relive's models call it by this name.
-FusedBatchNorm = videocore_layers.BatchNormalization
 # What the models call: the fused one on CPU, Keras' on GPU (videocore.device decides).
 batch_norm = videocore_layers.batch_norm
 

@@ -3,7 +3,7 @@
 Clips are channels-last (B, T, H, W, 3) in [-1, 1]; photos (B, H, W, 3) in [-1, 1]. Every size
 comes from the config (`configs.py`); this file only wires layers. Under the mixed_bfloat16
 policy the convolutions run in bf16 (oneDNN AMX kernels), the generator's batch norm is the
-fused bf16 kernel of `layers.FusedBatchNorm`, and network outputs stay in the compute dtype:
+fused bf16 kernel of `layers.batch_norm`, and network outputs stay in the compute dtype:
 losses cast them to float32. On a GPU `videocore.device` swaps in Keras' BatchNorm, plain 3D convolutions
 and cuDNN's LSTM (same weights, same function).
 """

@@ -132,29 +132,3 @@ def export_frames_model(fn, path, *, track=None, size_multiple=1, frame_size=Non
     height, width = frame_size or (None, None)
     endpoints = {"serving_default": (frames_to_frames(fn, size_multiple), [frames_spec(height, width)])}
     return export(path, endpoints, _tracked(fn, track))
-
-
-def export_latent_model(encode, decode, path, *, latent_shape, frame_size=None, track=None):
-    """SavedModel with signatures serving_default (frames -> frames), encode and decode.
-
-    encode: float frames (N, H, W, 3) in [-1, 1] -> latents (N, *latent_shape).
-    decode: latents -> float frames in [-1, 1]. frame_size (height, width) fixes the input size.
-    """
-    height, width = frame_size or (None, None)
-    track = list(track) if track is not None else _tracked(encode, None) + _tracked(decode, None)
-
-    def encode_decode(frames):
-        return latents_to_frames(decode)(frames_to_latents(encode)(frames)["latents"])
-
-    endpoints = {
-        "serving_default": (encode_decode, [frames_spec(height, width)]),
-        "encode": (frames_to_latents(encode), [frames_spec(height, width)]),
-        "decode": (latents_to_frames(decode), [latents_spec(latent_shape)]),
-    }
-    return export(path, endpoints, track)
-
-
-def export_latents_model(fn, path, *, latent_shape, track=None):
-    """SavedModel whose serving_default maps float32 latents (N, *latent_shape) to float32 latents."""
-    endpoints = {"serving_default": (latents_to_latents(fn), [latents_spec(latent_shape)])}
-    return export(path, endpoints, _tracked(fn, track))

@@ -12,6 +12,7 @@ from relive import losses
 from relive import models
 from relive import recurrent
 from videocore import errors
+from videocore import layers as videocore_layers
 
 
 def _deconv_stack_params(kernel, channels, out_channels=3):
@@ -94,9 +95,10 @@ def test_critic_has_no_batch_norm_under_the_gradient_penalty():
     config.critic.penalty = "gradient"
     for build in (models.video_critic, models.conditional_critic):
         kinds = {type(layer) for layer in build(config).layers}
-        assert not any(issubclass(kind, (layers.FusedBatchNorm, keras.layers.BatchNormalization)) for kind in kinds)
+        assert not any(issubclass(kind, (videocore_layers.BatchNormalization, keras.layers.BatchNormalization))
+                       for kind in kinds)
     config.critic.penalty = "clip"
-    assert any(isinstance(layer, layers.FusedBatchNorm) for layer in models.video_critic(config).layers)
+    assert any(isinstance(layer, videocore_layers.BatchNormalization) for layer in models.video_critic(config).layers)
     config.critic.penalty = "gradient"
     config.critic.norm = "batch"
     with pytest.raises(errors.ConfigError, match="gradient"):
@@ -167,7 +169,7 @@ def test_predictor_teacher_forcing_is_causal_and_rollout_feeds_back_its_frames()
 @pytest.mark.parametrize("shape", [(6, 5), (4, 3, 5, 7, 6)])
 def test_fused_batch_norm_matches_keras_batch_norm(shape):
     inputs = tf.random.normal(shape, seed=5) * 3.0 + 1.0
-    fused = layers.FusedBatchNorm(momentum=0.9, epsilon=1e-3)
+    fused = videocore_layers.BatchNormalization(momentum=0.9, epsilon=1e-3)
     reference = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3)
     np.testing.assert_allclose(fused(inputs, training=True), reference(inputs, training=True), atol=1e-4)
     count = np.prod(shape[:-1])
@@ -185,7 +187,7 @@ def test_fused_batch_norm_keeps_bfloat16_activations():
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     inputs = tf.cast(2.0 + 3.0 * tf.random.stateless_normal([2, 4, 4, 4, 8], seed=(3, 4)), tf.bfloat16)
     try:
-        norm = layers.FusedBatchNorm()
+        norm = videocore_layers.BatchNormalization()
         with tf.GradientTape() as tape:
             tape.watch(inputs)
             outputs = norm(inputs, training=True)

@@ -67,7 +67,13 @@ def exported(tmp_path_factory):
     model = strided_autoencoder()
     encoder, decoder = encoder_decoder()
     export.export_frames_model(model, root / "frames_model", size_multiple=2)
-    export.export_latent_model(encoder, decoder, root / "latent_model", latent_shape=(LATENT,), frame_size=(8, 8))
+    # Several signatures in one SavedModel, built from the endpoint bodies the methods use.
+    encode, decode = export.frames_to_latents(encoder), export.latents_to_frames(decoder)
+    export.export(root / "latent_model", {
+        "serving_default": (lambda frames: decode(encode(frames)["latents"]), [export.frames_spec(8, 8)]),
+        "encode": (encode, [export.frames_spec(8, 8)]),
+        "decode": (decode, [export.latents_spec((LATENT,))]),
+    }, [encoder, decoder])
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, (2, 9, 13, 3), dtype=np.uint8)  # odd sizes on purpose
     small = rng.integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
@@ -141,8 +147,9 @@ def test_bfloat16_model_exports_float32_rounded_uint8(tmp_path):
 def test_latents_model_and_replacing_an_export(tmp_path):
     sequence_model = keras.Sequential([keras.Input((None, LATENT)), keras.layers.LSTM(LATENT, return_sequences=True)])
     path = tmp_path / "latents"
-    export.export_latents_model(sequence_model, path, latent_shape=(None, LATENT))
-    export.export_latents_model(sequence_model, path, latent_shape=(None, LATENT))  # replaces it
+    endpoints = {"serving_default": (export.latents_to_latents(sequence_model), [export.latents_spec((None, LATENT))])}
+    export.export(path, endpoints, [sequence_model])
+    export.export(path, endpoints, [sequence_model])  # replaces it
     latents = np.random.default_rng(2).normal(size=(2, 5, LATENT)).astype(np.float32)
     output = tf.saved_model.load(str(path)).signatures["serving_default"](latents=tf.constant(latents))["latents"]
     np.testing.assert_allclose(output.numpy(), np.asarray(sequence_model(latents)), atol=1e-5)
