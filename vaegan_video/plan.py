@@ -23,6 +23,12 @@ def forward_macs_per_frame(model_config):
     Enc once, Dec twice (x_bar and x_p), Dis three times (x, x_bar, x_p). 5x5 convs and
     transposed convs; the dense layers; BN and activations are negligible.
     """
+    if model_config.get("kind", "conv") == "mlp":
+        # The seed's plain VAE: dense layers only, one encode and one decode (no adversarial term).
+        pixels = model_config.height * model_config.width * 3
+        widths = (pixels, *model_config.mlp_encoder_units, 2 * model_config.latent_dim)
+        decoder = (model_config.latent_dim, *model_config.mlp_decoder_units, pixels)
+        return sum(a * b for a, b in zip(widths, widths[1:])) + sum(a * b for a, b in zip(decoder, decoder[1:]))
     k = model_config.kernel_size ** 2
     height, width = model_config.height, model_config.width
     channels = (3,) + tuple(model_config.filters)

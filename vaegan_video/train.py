@@ -276,9 +276,14 @@ def check_model_matches(config, workdir):
     if saved is None:
         return
     mine = config.model
-    keys = ("width", "height", "latent_dim", "filters")
-    theirs = {k: tuple(saved[k]) if isinstance(saved[k], list) else saved[k] for k in keys}
-    ours = {k: tuple(mine[k]) if isinstance(mine[k], (list, tuple)) else mine[k] for k in keys}
+    keys = ("kind", "width", "height", "latent_dim", "filters")
+    defaults = {"kind": "conv"}  # runs from before the MLP kind existed are conv runs
+
+    def fields(model):
+        values = {k: model.get(k, defaults.get(k)) for k in keys}
+        return {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in values.items()}
+
+    theirs, ours = fields(saved), fields(mine)
     if theirs != ours:
         diff = ", ".join(f"{k} {theirs[k]} (checkpoint) vs {ours[k]} (config)" for k in keys if theirs[k] != ours[k])
         raise errors.CheckpointError(f"{pathlib.Path(workdir) / workdirs.CONFIG_FILE}: trained with another model: "

@@ -64,3 +64,10 @@ def test_the_script_defaults_to_the_published_model_and_prints_the_plan(tmp_path
     # The dissertation preset's own schedule (six epochs, 5.1), not quick's hundred.
     assert saved["noise_schedule"] == [0.25, 0.25, 0.01, 0.01, 0.05, 0.05]
     assert saved["loss"]["objective_clip"] is True
+
+
+def test_the_mlp_vae_is_counted_by_its_dense_layers():
+    config = configs.vae_mlp()
+    pixels = 128 * 128 * 3
+    expected = pixels * 256 + 256 * 256 + 256 * 128 + 64 * 256 + 256 * 256 + 256 * pixels
+    assert plan.forward_macs_per_frame(config.model) == expected
