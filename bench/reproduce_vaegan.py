@@ -18,6 +18,7 @@ Figures (JPEG, < 300 KB each) go to docs/reproduction/vaegan/.
 """
 
 import io
+import json
 import pathlib
 import shlex
 import statistics
@@ -123,18 +124,42 @@ def strip(originals, outputs, picks, layout):
     return summaries.image_grid(pairs, columns=min(4, 2 * len(picks)))  # alternating (Figures 5.7-5.8)
 
 
+def reconstruct_frames(config, workdir, frames, batch_size=24):
+    """(originals, reconstructions) uint8 at the model's size for the frame indices `frames` (sorted) of
+    --video, cropped as the run trained; only those frames go through the model."""
+    from videocore import data
+    from vaegan_video import reconstruct
+
+    aspect, _, _ = reconstruct.framing(config, workdir, FLAGS.video, 0.0, None)
+    model = reconstruct.Autoencoder(config, workdir)
+    wanted, originals, position = set(frames), [], 0
+    for batch in data.ordered_batches(FLAGS.video, 64, "uint8", size=model.size, aspect=aspect):
+        batch = batch.numpy()
+        originals += [frame for offset, frame in enumerate(batch) if position + offset in wanted]
+        position += len(batch)
+    originals = np.stack(originals)
+    outputs = np.concatenate([model(originals[i:i + batch_size]).numpy()
+                              for i in range(0, len(originals), batch_size)])
+    return originals, outputs
+
+
 def evaluate(key, config, workdir, figures, held_out_start):
     """Figures and held-out metrics of one variant's newest checkpoint; returns a dict of results."""
     from PIL import Image
 
     from videocore import metrics
     from videocore import video
-    from vaegan_video import figures as vaegan_figures
 
     info = video.probe(FLAGS.video)
-    originals, outputs = vaegan_figures.reconstruct_pairs(config, workdir, FLAGS.video, 0.0, info.duration)
-    split = min(len(originals) - 2, int(round(held_out_start * float(info.fps))))
-    test_real, test_fake = originals[split:], outputs[split:]
+    count = int(info.frame_count)
+    split = min(count - 2, int(round(held_out_start * float(info.fps))))
+    half = split // 2  # Figures 5.7 / 5.8: the first and second half of the training span
+    every = FLAGS.every or max(1, half // 8)
+    wanted = set(range(0, half, every)[:8]) | set(range(half, split, every)[:8]) | set(range(split, count))
+    originals, outputs = reconstruct_frames(config, workdir, sorted(wanted))
+    index = {frame: row for row, frame in enumerate(sorted(wanted))}
+    held_out = [index[i] for i in range(split, count) if i in index]
+    test_real, test_fake = originals[held_out], outputs[held_out]
     results = {
         "frames": len(test_real),
         "fid": metrics.fid(test_fake, test_real),
@@ -152,15 +177,13 @@ def evaluate(key, config, workdir, figures, held_out_start):
             names[f"5.{epoch}"] = save_jpeg(figures / f"{key}_fig5_{epoch}.jpg", np.asarray(Image.open(grid))[..., :3])
     if grids and not names:
         names["5.x"] = save_jpeg(figures / f"{key}_fig5_last.jpg", np.asarray(Image.open(grids[-1]))[..., :3])
-    half = len(originals) // 2
-    every = FLAGS.every or max(1, half // 8)
-    names["5.7"] = save_jpeg(figures / f"{key}_fig5_7.jpg", strip(originals, outputs, np.arange(0, half, every)[:8],
-                                                                   "alternating"))
+    rows_of = lambda frames: np.array([index[i] for i in frames])  # noqa: E731
+    names["5.7"] = save_jpeg(figures / f"{key}_fig5_7.jpg", strip(originals, outputs,
+                                                                   rows_of(range(0, half, every)[:8]), "alternating"))
     names["5.8"] = save_jpeg(figures / f"{key}_fig5_8.jpg", strip(originals, outputs,
-                                                                   np.arange(half, len(originals), every)[:8],
-                                                                   "alternating"))
+                                                                   rows_of(range(half, split, every)[:8]), "alternating"))
     collapse_every = max(1, (len(test_real) - 1) // 7)
-    picks = split + np.arange(0, len(test_real), collapse_every)[:8]
+    picks = np.asarray(held_out)[np.arange(0, len(test_real), collapse_every)[:8]]
     names["6.4"] = save_jpeg(figures / f"{key}_fig6_4.jpg", strip(originals, outputs, picks, "rows"))
     results["figures"] = names
     results["every"], results["collapse_every"] = every, collapse_every
@@ -236,7 +259,8 @@ def main(argv):
     info = video.probe(FLAGS.video)
     train_end = round(float(info.duration) * (1 - FLAGS.holdout), 3)
     runs, docs = pathlib.Path(FLAGS.runs), pathlib.Path(FLAGS.docs)
-    rows = []
+    command = "python bench/reproduce_vaegan.py " + " ".join(
+        shlex.quote(arg) for arg in sys.argv[1:] if not arg.startswith("--evaluate_only"))
     for key in FLAGS.variants:
         name, _ = VARIANTS[key]
         workdir = runs / key
@@ -250,18 +274,57 @@ def main(argv):
                 return
         elif not (workdir / "checkpoints").is_dir():
             raise errors.CheckpointError(f"{workdir}: no run to evaluate; train it first (without --evaluate_only)")
-        import tensorflow as tf
-
-        latest = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
-        trained = int(latest.rsplit("-", 1)[-1]) if latest else 0
-        results = evaluate(key, config, workdir, docs / "vaegan", train_end)
+        trained = trained_steps(workdir)
+        results = cached_results(workdir, trained)
+        if results is None:
+            results = evaluate(key, config, workdir, docs / "vaegan", train_end)
+            save_results(workdir, trained, results)
         print(f"({key}) {name}: step {trained}, FID {results['fid']:.1f}, PSNR {results['psnr']:.2f} dB, SSIM "
               f"{results['ssim']:.3f}, collapse ratio {results['collapse']:.3f}", flush=True)
-        rows.append((key, name, config, trained, results))
-    command = "python bench/reproduce_vaegan.py " + " ".join(
-        shlex.quote(arg) for arg in sys.argv[1:] if not arg.startswith("--evaluate_only"))
-    print(f"wrote {report(rows, command.strip(), docs, train_end, float(info.duration))}")
+        # The report after every variant, with every variant evaluated so far (this run or an earlier one).
+        rows = []
+        for other in VARIANTS:
+            other_dir = runs / other
+            other_results = cached_results(other_dir, trained_steps(other_dir)) if other_dir.is_dir() else None
+            if other_results is not None:
+                rows.append((other, VARIANTS[other][0], variant_config(other, FLAGS.steps, train_end),
+                             trained_steps(other_dir), other_results))
+        print(f"wrote {report(rows, command.strip(), docs, train_end, float(info.duration))}", flush=True)
 
+
+RESULTS_FILE = "reproduction.json"
+
+
+def trained_steps(workdir):
+    """The step of the newest checkpoint in `workdir`, 0 without one."""
+    import tensorflow as tf
+
+    from videocore import checkpoint
+
+    latest = tf.train.latest_checkpoint(str(pathlib.Path(workdir) / "checkpoints"))
+    return checkpoint.checkpoint_step(latest) if latest else 0
+
+
+def cached_results(workdir, trained):
+    """The results `evaluate` wrote for this checkpoint, clip and hold-out, or None (then evaluate again)."""
+    path = pathlib.Path(workdir) / RESULTS_FILE
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text())
+    if (saved.get("step"), saved.get("video"), saved.get("holdout")) != (trained, FLAGS.video, FLAGS.holdout):
+        return None
+    results = saved["results"]
+    results["figures"] = {label: pathlib.Path(name) for label, name in results["figures"].items()}
+    return results
+
+
+def save_results(workdir, trained, results):
+    from videocore import files
+
+    saved = {"step": trained, "video": FLAGS.video, "holdout": FLAGS.holdout,
+             "results": {**results, "figures": {label: str(name) for label, name in results["figures"].items()}}}
+    with files.atomic_path(pathlib.Path(workdir) / RESULTS_FILE) as temp:
+        temp.write_text(json.dumps(saved, indent=1, default=float))
 
 if __name__ == "__main__":
     cli.run(main)
