@@ -40,6 +40,7 @@ def test_zoom_mode_makes_a_video_of_the_asked_length(tmp_path):
         dream_video_lib.dream_video(config, video.sample_clip("carphone"), tmp_path / "none.mp4", progress=False)
 
 
+@pytest.mark.slow  # two script runs with real InceptionV3 weights: ~45 s here
 def test_image_script_writes_a_dreamed_still_and_names_bad_input(tmp_path):
     picture = video.read_all(video.sample_clip("carphone"), end=0.05)[0]  # (144, 176, 3)
     source = tmp_path / "photo.png"

@@ -4,6 +4,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from relive import export
@@ -36,6 +37,7 @@ def _close(actual, expected):
     assert difference.max() <= 1 and difference.mean() < 0.01  # float rounding at .5 only
 
 
+@pytest.mark.slow  # three trainings and three exports: ~2 min here (test_scripts covers relive_export)
 def test_saved_models_round_trip_in_a_fresh_process(trained_wgan, trained_conditional, trained_predictor, tmp_path):
     folder = tmp_path / "export"
     paths = [export.export_trained(config, workdir, folder) for config, workdir, _ in
