@@ -44,19 +44,12 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".m4v")
 
 def main(argv):
     del argv
-    from deepdream_video import configs
     from deepdream_video import image
-    from deepdream_video import layers
-    from videocore import errors
+    from run_scripts import _deepdream
 
-    config = FLAGS.config
-    if FLAGS.list_layers:
-        print("\n".join(layers.describe(FLAGS.model or config.model)))
+    config = _deepdream.prepare(FLAGS, OVERRIDES, required=("input", "output"))
+    if config is None:
         return
-    if not FLAGS.input or not FLAGS.output:
-        raise errors.UserInputError("--input and --output are required (or --list_layers)")
-    for notice in configs.apply_overrides(config, {name: FLAGS[name].value for name in OVERRIDES}):
-        print(notice, flush=True)
     if pathlib.Path(FLAGS.output).suffix.lower() in VIDEO_SUFFIXES:
         info = image.zoom_video(config, FLAGS.input, FLAGS.output)
         print(f"wrote {FLAGS.output}: {info.frame_count} frames {info.width}x{info.height} at {info.fps} fps")

@@ -64,19 +64,12 @@ OVERRIDES = ("model", "weights", "guide", "learning_rate", "num_iterations", "nu
 
 def main(argv):
     del argv
-    from deepdream_video import configs
-    from deepdream_video import layers
     from deepdream_video import video
-    from videocore import errors
+    from run_scripts import _deepdream
 
-    config = FLAGS.config
-    if FLAGS.list_layers:
-        print("\n".join(layers.describe(FLAGS.model or config.model)))
+    config = _deepdream.prepare(FLAGS, OVERRIDES, required=("video", "output"))
+    if config is None:
         return
-    if not FLAGS.video or not FLAGS.output:
-        raise errors.UserInputError("--video and --output are required (or --list_layers)")
-    for notice in configs.apply_overrides(config, {name: FLAGS[name].value for name in OVERRIDES}):
-        print(notice, flush=True)
     result = video.dream_video(config, FLAGS.video, FLAGS.output)
     warping = "" if math.isnan(result.warping_error) else (
         f"; warping error {result.warping_error:.5f}, mean change from the source {result.mean_change:.4f}")
