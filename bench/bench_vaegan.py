@@ -1,6 +1,9 @@
 """VAE-GAN at the dissertation's size: training step time and reconstruction throughput; prints medians.
 
     python bench/bench_vaegan.py [--steps=12] [--naive_steps=5]
+    python bench/bench_vaegan.py --presets=dissertation,released_code,blade_runner,scanner_darkly --steps=5
+
+With --presets, only the step time of each named preset at its own size (same run, same clip) is printed.
 
 1. Our step: the real training loop (auto precision) on batches of 12 frames of 256x144, its
    per-step times read back from the TensorBoard event file (median after warm-up).
@@ -100,6 +103,21 @@ FLAGS = flags.FLAGS
 flags.DEFINE_integer("steps", 12, "Timed steps of our loop.")
 flags.DEFINE_integer("naive_steps", 5, "Timed steps of the straightforward Keras step.")
 flags.DEFINE_integer("repeats", 3, "Timed reconstruction runs.")
+flags.DEFINE_list("presets", [], "Time only these vaegan_video/configs.py presets' training steps, one after another.")
+
+
+def preset_step_times(names, steps, root):
+    """Median step time (and frames/s) of each preset's own model, batch and precision, on the bundled 720p clip."""
+    clip = str(video.sample_clip("bigbuckbunny"))
+    print(f"training step per preset ({steps} steps each, median after the first 2):")
+    for name in names:
+        config = configs.get_config(name)
+        config.data.videos = (clip,)
+        config.data.cache_dir = str(root / "cache")
+        times = loop_step_times(config, root / name, steps)
+        median = statistics.median(times)
+        print(f"  {name:<16} {config.model.width}x{config.model.height}, batch {config.loop.batch_size}: "
+              f"{median:.2f} s/step -> {config.loop.batch_size / median:.2f} frames/s")
 
 
 def main(argv):
@@ -107,6 +125,9 @@ def main(argv):
     args = FLAGS
     with tempfile.TemporaryDirectory() as root:
         root = pathlib.Path(root)
+        if args.presets:
+            preset_step_times(args.presets, args.steps, root)
+            return
         config = configs.dissertation()
         config.data.videos = (str(video.sample_clip("bigbuckbunny")),)
         config.data.cache_dir = str(root / "cache")

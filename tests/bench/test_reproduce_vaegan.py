@@ -48,6 +48,7 @@ def test_tiny_reproduction_writes_the_report_and_resumes(tmp_path):
         tmp_path / "docs" / "vaegan.md").read_text()
 
 
+@pytest.mark.slow  # four subprocesses: ~14 s
 def test_bad_flags_and_missing_runs_are_one_line(tmp_path):
     clip = video.sample_clip("carphone")
     bad = run(f"--video={clip}", "--variants=a,z", f"--runs={tmp_path}", f"--docs={tmp_path}")

@@ -46,7 +46,8 @@ def test_each_model_gets_its_own_input_range():
     np.testing.assert_allclose(applications.preprocess("resnet50v2")(0.5 * white).numpy().ravel(), [0.5] * 3, rtol=1e-6)
 
 
-@pytest.mark.parametrize("name, layer", [("vgg16", "block3_conv3"), ("efficientnet_b0", "block3b_add")])
+@pytest.mark.parametrize("name, layer", [("vgg16", "block3_conv3"),
+                                         pytest.param("efficientnet_b0", "block3b_add", marks=pytest.mark.slow)])  # ~10 s
 def test_one_octave_step_raises_the_objective_with_random_weights(name, layer):
     config = configs.tiny()
     config.model, config.weights, config.dream_layers = name, "random", layer

@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import PIL.Image
+import pytest
 import tensorflow as tf
 
 from videocore import video
@@ -57,6 +58,7 @@ def test_photo_script_with_a_file_that_is_not_an_image(trained_predictor, tmp_pa
     _one_line_error(run, "photo.png", "not a readable image")
 
 
+@pytest.mark.slow  # export + a fresh process: ~9 s; test_export's round trip is slow too, relive_sample's script test stays fast
 def test_export_script_writes_a_generator_that_serves_uint8_clips(trained_wgan, tmp_path):
     config, workdir, _ = trained_wgan
     run = _run("relive_export", f"--workdir={workdir}", f"--export_dir={tmp_path / 'export'}", "--model=wgan")

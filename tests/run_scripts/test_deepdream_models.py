@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 
@@ -16,6 +17,7 @@ def test_list_layers_prints_the_models_layers_and_exits():
     assert lines[-1].split()[:3] == ["block5_conv3", "stride", "16"] and len(lines) == 14
 
 
+@pytest.mark.slow  # a subprocess: ~8 s; --list_layers keeps the script in make test
 def test_imagenet_weights_offline_are_one_line_saying_how_to_get_them(tmp_path):
     source = tmp_path / "photo.png"
     Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(source)

@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from videocore import video
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -79,6 +81,7 @@ def _metrics_run(*extra):
     return subprocess.run(command, capture_output=True, text=True, timeout=300, env=_quiet_env())
 
 
+@pytest.mark.slow  # a subprocess: ~7 s
 def test_a_script_keeps_tensorflow_start_up_chatter_off_stderr():
     run = _metrics_run()
     assert run.returncode == 0, run.stderr[-2000:]
@@ -86,6 +89,7 @@ def test_a_script_keeps_tensorflow_start_up_chatter_off_stderr():
     assert not [line for line in run.stderr.splitlines() if any(text in line for text in CHATTER)], run.stderr
 
 
+@pytest.mark.slow  # a subprocess: ~7 s
 def test_verbosity_zero_lets_tensorflow_speak():
     # The same run with --verbosity=0 shows TensorFlow's INFO lines: the quiet above is the flag's doing.
     run = _metrics_run("--verbosity=0")

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests import synthetic
 from videocore import framestore
 from vaegan_video import configs
@@ -47,6 +49,7 @@ def test_describe_names_size_steps_per_epoch_and_time(tmp_path):
     assert "5 steps per epoch, 30 steps in all" in plan.describe(config, stores)
 
 
+@pytest.mark.slow  # a full-size model built in a subprocess: ~28 s; test_describe_* covers the plan
 def test_the_script_defaults_to_the_published_model_and_prints_the_plan(tmp_path):
     film = synthetic.write_video(tmp_path / "film.mp4", num_frames=12, width=64, height=36)
     # The default preset with everything but the size: two steps of it at 32x32.

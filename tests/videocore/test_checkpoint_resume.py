@@ -43,6 +43,7 @@ def test_sigkilled_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_p
         np.testing.assert_allclose(actual[name], expected[name], rtol=0, atol=1e-6, err_msg=name)
 
 
+@pytest.mark.slow  # a training subprocess: ~14 s; test_faults keeps a SIGTERM test in make test
 def test_sigterm_finishes_the_step_saves_and_exits_cleanly(tmp_path):
     worker = workers.Worker(tmp_path / "run", tmp_path / "run.npz", "--num_steps", 1_000_000,
                             "--checkpoint_every", 1_000_000, name="terminated")

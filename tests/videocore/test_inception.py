@@ -98,6 +98,7 @@ def test_reader_reads_the_wheel_file(wheel_path):
 # --- graphs ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # builds Keras' InceptionV3 beside ours: ~12 s
 def test_keras_variant_is_the_keras_applications_graph(real_model):
     reference = keras.applications.InceptionV3(include_top=False, weights=None)
     assert real_model.count_params() == reference.count_params() == KERAS_NOTOP_PARAMETERS

@@ -191,6 +191,7 @@ def test_scripts_report_bad_input_in_one_line(tmp_path, script, flags, message):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # deprecation shims, two trainings in subprocesses: ~16 s each
 @pytest.mark.parametrize("old, new", [("dream_export", "latent_dream_export"), ("dream_video", "deepdream_video")])
 def test_old_script_names_still_work_with_a_notice(tmp_path, old, new):
     """The renamed scripts answer under their old names for one release: a notice, then the same run."""

@@ -230,6 +230,7 @@ def test_the_state_carries_across_consecutive_windows(tmp_path):
     assert np.abs(task.carried[1].numpy() - alone[1].numpy()).max() > 1e-3
 
 
+@pytest.mark.slow  # two trainings and a resume: ~16 s; test_the_state_carries_across_consecutive_windows stays fast
 def test_the_state_is_reset_at_each_epoch_and_survives_resume(tmp_path):
     config = _config(num_steps=2)
     streams = _streams()
