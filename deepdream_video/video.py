@@ -50,9 +50,12 @@ from videocore import video as video_lib
 
 MODELS = layers_lib.MODELS
 _PRECISION_TO_DTYPE = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
-# Rough sustained GFLOP/s of the dream step on the 2-core development machine, for the estimate
-# printed before a run (the progress bar then shows the real rate).
-_ESTIMATED_GFLOPS = {"float32": 250.0, "bfloat16": 500.0, "float16": 500.0}
+# Rough sustained GFLOP/s of the dream step, for the estimate printed before a run (the progress
+# bar then shows the real rate). float32: bench/bench_dream.py on the 2-core development machine
+# (58 GFLOP/s for one frame, 55 in a whole flow run at 540x304; 250 had been assumed and made the
+# estimate ~4x short). The 16-bit figures are not measured (that machine has no bf16 instructions):
+# twice float32, what bf16 kernels give where they exist.
+_ESTIMATED_GFLOPS = {"float32": 55.0, "bfloat16": 110.0, "float16": 110.0}
 # Peak memory of a gradient step is about this many times the forward activations (kept for the
 # backward pass, which makes gradients of the same sizes), plus a fixed part for TF and the traced
 # graphs; measured at 1920x1080 (1.5 GB for layers mixed3 + mixed5 in bfloat16).
