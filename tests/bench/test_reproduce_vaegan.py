@@ -58,3 +58,19 @@ def test_bad_flags_and_missing_runs_are_one_line(tmp_path):
                   f"--docs={tmp_path}", "--variants=b")
     assert missing.returncode == 1 and "no run to evaluate" in missing.stderr.strip().splitlines()[-1]
     assert "Traceback" not in missing.stderr
+
+
+def test_a_hand_written_claims_section_survives_regeneration(tmp_path):
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import reproduce_vaegan
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    report = tmp_path / "vaegan.md"
+    assert reproduce_vaegan.written_claims(report, [36]) == reproduce_vaegan.CLAIMS_TEMPLATE  # no report yet
+    report.write_text("# R\n\n" + reproduce_vaegan.CLAIMS_HEADING + "\n\n" + "\n".join(reproduce_vaegan.CLAIMS_TEMPLATE))
+    assert reproduce_vaegan.written_claims(report, [36]) == reproduce_vaegan.CLAIMS_TEMPLATE  # still unwritten
+    report.write_text(f"# R\n\n{reproduce_vaegan.CLAIMS_HEADING}\n\nAt **36 steps per variant** nothing holds yet.\n")
+    assert reproduce_vaegan.written_claims(report, [36]) == ["At **36 steps per variant** nothing holds yet.", ""]
+    stale = reproduce_vaegan.written_claims(report, [120])  # the runs went on: the text is kept, flagged
+    assert stale[0].startswith("> **Written for an earlier budget") and stale[2].startswith("At **36 steps")
