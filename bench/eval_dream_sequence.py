@@ -34,11 +34,11 @@ from videocore import cli  # noqa: E402  (before TensorFlow loads: it quiets TF'
 import numpy as np  # noqa: E402
 import PIL.Image  # noqa: E402
 
-from videocore import metrics  # noqa: E402
 from videocore import summaries  # noqa: E402
 from videocore import video  # noqa: E402
 from vaegan_video import configs  # noqa: E402
 from vaegan_video.latent_dream import dream  # noqa: E402
+from vaegan_video.latent_dream import evaluation  # noqa: E402
 from vaegan_video.latent_dream import latents  # noqa: E402
 from vaegan_video.latent_dream import configs as latent_configs  # noqa: E402
 from vaegan_video.latent_dream import train as latent_train  # noqa: E402
@@ -74,13 +74,6 @@ def train_vaegan(video_path, workdir, steps):
     config.loop.num_steps, config.loop.num_epochs = steps, 0
     train.train_and_evaluate(config, workdir)
     return workdir
-
-
-def motion_figures(frames):
-    frames = frames.astype(np.float32)
-    first = np.abs(np.diff(frames, axis=0)).mean()
-    second = np.abs(frames[2:] - 2 * frames[1:-1] + frames[:-2]).mean()
-    return float(first), float(second)
 
 
 def save_strip(path, rows, every, columns=8, scale=2):
@@ -119,14 +112,13 @@ def main(argv):
           f"{len(training)} to train on, {len(held)} held out; decoder noise sigma {codec.noise}")
     mu = stream.mu
     cut = len(training)
-    copy_last = float(np.mean(np.square(mu[cut - 1:-1] - mu[cut:])))
-    linear = float(np.mean(np.square(2 * mu[cut - 1:-1] - mu[cut - 2:-2] - mu[cut:])))
+    trivial = evaluation.baselines(mu, cut)
+    copy_last, linear = trivial["copy_last"], trivial["linear"]
     count = min(args.dream_frames, len(held) - 8)
     real = np.stack(list(video.read_frames(args.video, aspect=codec.aspect, size=codec.size)))[cut + 8:cut + 8 + count]
     reconstructed = codec.decode(mu[cut + 8:cut + 8 + count])
-    real_motion, real_jerk = motion_figures(real)
-    recon_motion, recon_jerk = motion_figures(reconstructed)
-    z_spread = float(mu[cut + 8:cut + 8 + count].std(axis=0).mean())
+    real_motion, real_jerk = evaluation.motion(real)
+    recon_motion, recon_jerk = evaluation.motion(reconstructed)
 
     changes = np.diff(mu[:cut], axis=0)
     spread = changes.std(axis=0)
@@ -153,14 +145,9 @@ def main(argv):
                               seed_start=cut / float(stream.fps), progress=False)
             frames = np.stack(list(video.read_frames(output)))
             dream_model, _, _ = latent_train.restore_model(run)
-            motion, jerk = motion_figures(frames)
             z = dream_latents(dream_model, config, mu, cut, count, temperature)
-            dreams.append((f"{name}, tau={temperature}", {
-                "motion": motion, "jerk": jerk,
-                "collapse_vs_reconstruction": metrics.temporal_collapse_ratio(frames, reconstructed),
-                "collapse_vs_real": metrics.temporal_collapse_ratio(frames, real),
-                "z_spread_ratio": float(z.std(axis=0).mean()) / z_spread,
-            }, frames))
+            dreams.append((f"{name}, tau={temperature}", evaluation.dream_scores(
+                frames, z, real, reconstructed, mu[cut + 8:cut + 8 + count]), frames))
 
     print(f"\nnext-latent error on {len(held)} held-out frames (mean squared error per dimension; lower is better)")
     for name, figures in table:

@@ -48,6 +48,7 @@ def dissertation():
     config.loss.kl_reduction = "mean"  # "mean" over batch and latents, or "sum" over latents
     config.loss.kl_clip = 0.0  # no clip on mu / log sigma^2 in eq. 4.8 (the tanh bounds them)
     config.loss.similarity = "learned"  # "learned" (eq. 4.11) or "pixel" (plain MSE, for comparison)
+    config.loss.pixel_reduction = "mean"  # the pixel similarity: "mean" over pixels, or "sum" over each frame's
     # 6.2 as written: each network's objective *value* clipped to a range (zero gradient outside):
     # encoder and discriminator to [1e-8-ish, 100] ("restrict ... to positive values"), the
     # decoder to [-100, 100] ("allow the decoder error gradient to be negative"). The ranges are
@@ -167,10 +168,16 @@ def vae_mlp():
     config.model.latent_dim = 64
     config.model.mlp_encoder_units = (256, 256)
     config.model.mlp_decoder_units = (256, 256)
-    config.model.mlp_activation = "relu"  # not the notebook's stated fact: a common choice
+    config.model.mlp_activation = "softplus"  # model_vae.py's transfer function (the notebook keeps its default)
     config.data.aspect = ""  # whole frames resized to 128x128 (no crop)
     config.loss.adversarial = False
     config.loss.similarity = "pixel"
+    # model_vae.py sums both terms per frame and averages over the batch: the per-frame cross entropy
+    # over 49,152 values plus the KL over 64. Here the squared error summed over the frame's values in
+    # [-1, 1] (a Gaussian likelihood; about the cross entropy's curvature at mid-grey). Averaging both
+    # ("mean") would weigh the KL 768x (49,152 / 64) more than the notebook does.
+    config.loss.pixel_reduction = "sum"
+    config.loss.kl_reduction = "sum"
     config.loss.gamma = 1.0  # encoder and decoder follow the same L_like (+ L_KL for the encoder): the ELBO
     config.loss.objective_clip = False  # the dissertation's 6.2 ranges belong to its GAN
     config.optimizer.learning_rate = 1e-4

@@ -115,9 +115,19 @@ def learned_similarity(features_real, features_reconstructed):
     return tf.add_n(errors) / float(len(errors))
 
 
-def pixel_mse(x, x_reconstructed):
-    """Plain pixel-wise MSE, the reconstruction error the learned similarity replaces (for comparison)."""
-    return tf.reduce_mean(tf.square(tf.cast(x, tf.float32) - tf.cast(x_reconstructed, tf.float32)))
+def pixel_mse(x, x_reconstructed, reduction="mean"):
+    """Plain pixel-wise squared error, the reconstruction error the learned similarity replaces.
+
+    x, x_reconstructed: (B, H, W, C) in [-1, 1]. reduction: "mean" over batch and pixels (the
+    scale of L_like^Dis, for comparison), or "sum" over each frame's H * W * C values, averaged
+    over the batch (the textbook ELBO's log-likelihood term, as Neural Dream Videos' VAE sums it).
+    """
+    squared = tf.square(tf.cast(x, tf.float32) - tf.cast(x_reconstructed, tf.float32))
+    if reduction == "mean":
+        return tf.reduce_mean(squared)
+    if reduction == "sum":
+        return tf.reduce_mean(tf.reduce_sum(squared, axis=tf.range(1, tf.rank(squared))))
+    raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
 
 
 def encoder_objective(kl, like):

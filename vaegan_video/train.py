@@ -101,7 +101,7 @@ class VaeGanTask:
         x_p = tf.cast(dec(z_prior, training=training), x.dtype)
         features_real, features_bar, (logit_real, logit_bar, logit_p) = self.discriminate(x, x_bar, x_p, training)
         if loss_config.similarity == "pixel":
-            like = losses.pixel_mse(x, x_bar)
+            like = losses.pixel_mse(x, x_bar, loss_config.get("pixel_reduction", "mean"))
         else:
             like = losses.learned_similarity(features_real, features_bar)
         dis_real, dis_bar, dis_p = (tf.sigmoid(tf.cast(l, tf.float32)) for l in (logit_real, logit_bar, logit_p))
@@ -136,7 +136,7 @@ class VaeGanTask:
         call of Dis at all; the decoder follows gamma * L_like, the encoder L_KL + L_like."""
         loss_config = self.config.loss
         if loss_config.similarity == "pixel":
-            like = losses.pixel_mse(x, x_bar)
+            like = losses.pixel_mse(x, x_bar, loss_config.get("pixel_reduction", "mean"))
         else:
             dis = self.networks["discriminator"]
             like = losses.learned_similarity(dis(x, training=training)[:-1], dis(x_bar, training=training)[:-1])
@@ -251,7 +251,8 @@ class VaeGanTask:
 def _check_loss_config(config):
     """A ConfigError naming the field when a loss option has a value the task does not know."""
     choices = {"dis_batches": ("separate", "joint"), "prior": ("normal", "uniform"),
-               "gan_reduction": ("mean", "released"), "similarity": ("learned", "pixel")}
+               "gan_reduction": ("mean", "released"), "similarity": ("learned", "pixel"),
+               "pixel_reduction": ("mean", "sum"), "kl_reduction": ("mean", "sum")}
     for field, allowed in choices.items():
         value = config.loss.get(field, allowed[0])
         if value not in allowed:

@@ -61,6 +61,41 @@ def save_png(path, image):
         raise
 
 
+def save_jpeg(path, image, max_bytes=150_000):
+    """Writes an (H, W, 3) uint8 image as a JPEG of fewer than `max_bytes` bytes (figures for docs/).
+
+    Quality 90, 80, 70, then 60; if none fits, the image is shrunk to 3/4 and tried again (8 times at
+    most). Written only once it fits, so `path` is never a half-written or oversized figure.
+    Returns `path`; ValueError when even the smallest version is too large.
+    """
+    path = pathlib.Path(path)
+    picture = PIL.Image.fromarray(np.asarray(image, np.uint8))
+    for _ in range(8):
+        for quality in (90, 80, 70, 60):
+            buffer = io.BytesIO()
+            picture.save(buffer, "JPEG", quality=quality)
+            if buffer.tell() < max_bytes:
+                with files.atomic_path(path) as temp:
+                    temp.write_bytes(buffer.getvalue())
+                return path
+        picture = picture.resize((max(1, picture.width * 3 // 4), max(1, picture.height * 3 // 4)),
+                                 PIL.Image.LANCZOS)
+    raise ValueError(f"{path}: cannot get the figure under {max_bytes} bytes")
+
+
+def median_step_time(workdir, skip_steps=1):
+    """Median seconds per training step of the run in `workdir` (its logged perf/step_time_s), or None.
+
+    The first `skip_steps` steps are left out: they include tracing and compiling the step.
+    """
+    try:
+        values = read_back(pathlib.Path(workdir) / "tensorboard", tag="perf/step_time_s")
+    except KeyError:
+        return None
+    times = [float(value) for step, _, value in values if step > skip_steps]
+    return float(np.median(times)) if times else None
+
+
 def config_markdown(config):
     """A ConfigDict (or anything printable) as a markdown code block for the TEXT dashboard."""
     text = config.to_json_best_effort(indent=2) if hasattr(config, "to_json_best_effort") else str(config)

@@ -65,6 +65,18 @@ def test_losses_are_float32_scalars_from_bfloat16_inputs():
     assert losses.pixel_mse(tf.zeros((1, 2, 2, 3), tf.bfloat16), tf.ones((1, 2, 2, 3))).numpy() == 1.0
 
 
+def test_pixel_error_summed_per_frame_then_averaged_over_the_batch():
+    # Frame 0 is off by 0.5 in one of its 12 values, frame 1 by 1.0 in two of them.
+    x = np.zeros((2, 2, 2, 3), np.float32)
+    x_bar = x.copy()
+    x_bar[0, 0, 0, 0] = 0.5
+    x_bar[1, 1, 1, 2] = x_bar[1, 0, 1, 1] = -1.0
+    assert losses.pixel_mse(x, x_bar, reduction="sum").numpy() == pytest.approx((0.25 + 2.0) / 2)
+    assert losses.pixel_mse(x, x_bar).numpy() == pytest.approx(2.25 / 24)
+    with pytest.raises(ValueError, match="reduction"):
+        losses.pixel_mse(x, x_bar, reduction="median")
+
+
 def test_cross_entropies_from_logits_equal_the_logs_and_stay_finite():
     logits = np.array([[2.0], [-1.0]], np.float32)
     p = 1 / (1 + np.exp(-logits))

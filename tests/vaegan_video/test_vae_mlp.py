@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from tests import synthetic
+from videocore import errors
 from videocore import loop
 from videocore import video
 from vaegan_video import configs
@@ -43,6 +44,9 @@ def test_vae_mlp_preset_is_the_notebooks_autoencoder():
     config = configs.get_config("vae_mlp")
     assert (config.loss.adversarial, config.loss.similarity) == (False, "pixel")
     assert (config.optimizer.learning_rate, config.loop.batch_size, config.loop.num_epochs) == (1e-4, 50, 100)
+    # model_vae.py: softplus layers; both terms summed per frame (pixels, latents), averaged over the batch.
+    assert (config.model.mlp_activation, config.loss.pixel_reduction, config.loss.kl_reduction) == (
+        "softplus", "sum", "sum")
     nets = models.build(config)
     encoder, decoder = nets["encoder"], nets["decoder"]
     dense = [layer for layer in encoder.layers if isinstance(layer, keras.layers.Dense)]
@@ -96,6 +100,27 @@ def test_without_the_adversarial_term_the_decoder_follows_gamma_like_and_dis_get
     got = tape_gan.gradient(with_gan, dec.trainable_variables)[0]
     assert not np.allclose(got.numpy(), reference.gradient(own["decoder"], dec.trainable_variables)[0].numpy(),
                            rtol=1e-3)
+
+
+def test_the_seed_vae_objective_sums_each_frames_error_and_kl(film, tmp_path):
+    config = configs.vae_mlp_tiny()
+    config.data.videos = (str(film),)
+    config.data.cache_dir = str(tmp_path)
+    task = train.VaeGanTask(config, _setup(), train.load_stores(config, progress=False))
+    rng = np.random.default_rng(3)
+    x = tf.constant(rng.uniform(-1, 1, (4, 32, 32, 3)), tf.float32)
+    eps = tf.constant(rng.normal(size=(4, 8)), tf.float32)
+    values = task.objectives(x, eps, tf.zeros((4, 8)), training=False)
+    mu, log_var = (t.numpy() for t in task.networks["encoder"](x, training=False))
+    x_bar = task.networks["decoder"](mu + np.exp(0.5 * log_var) * eps.numpy(), training=False).numpy()
+    like = np.square(x.numpy() - x_bar).reshape(4, -1).sum(axis=1).mean()  # over 32 * 32 * 3 values
+    kl = (-0.5 * (1 + log_var - mu ** 2 - np.exp(log_var))).sum(axis=1).mean()  # over the 8 latents
+    assert values["like"].numpy() == pytest.approx(like, rel=1e-4) and like > 100  # a sum, not a mean
+    assert values["kl"].numpy() == pytest.approx(kl, rel=1e-4)
+    assert values["encoder"].numpy() == pytest.approx(kl + like, rel=1e-4)
+    config.loss.pixel_reduction = "median"
+    with pytest.raises(errors.ConfigError, match="pixel_reduction"):
+        train.VaeGanTask(config, _setup(), task.stores)
 
 
 def test_training_without_the_adversarial_term_leaves_the_discriminator_alone(film, tmp_path):

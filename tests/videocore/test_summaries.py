@@ -44,6 +44,33 @@ def test_save_png_round_trips(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["grid.png"]  # no temp file left
 
 
+def test_save_jpeg_stays_under_the_size_limit(tmp_path):
+    smooth = np.tile(np.linspace(0, 255, 64, dtype=np.uint8)[None, :, None], (48, 1, 3))
+    path = summaries.save_jpeg(tmp_path / "smooth.jpg", smooth, max_bytes=20_000)
+    assert PIL.Image.open(path).size == (64, 48)  # small enough at full size and quality 90
+    assert np.abs(np.asarray(PIL.Image.open(path), np.int16) - smooth).mean() < 3
+    # Noise does not compress: the figure is shrunk until it fits.
+    noise = np.random.default_rng(0).integers(0, 256, (400, 600, 3), dtype=np.uint8)
+    path = summaries.save_jpeg(tmp_path / "noise.jpg", noise, max_bytes=60_000)
+    assert path.stat().st_size < 60_000 and PIL.Image.open(path).width < 600
+    with pytest.raises(ValueError, match="under 100 bytes"):
+        summaries.save_jpeg(tmp_path / "never.jpg", noise, max_bytes=100)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["noise.jpg", "smooth.jpg"]  # nothing half-written
+
+
+def test_median_step_time_leaves_out_the_compiling_step(tmp_path):
+    writer = summaries.Writer(tmp_path / "run" / "tensorboard")
+    for step, seconds in ((1, 30.0), (2, 0.5), (3, 0.25), (4, 2.0)):
+        writer.scalars(step, {"perf/step_time_s": seconds})
+    writer.close()
+    assert summaries.median_step_time(tmp_path / "run") == 0.5
+    assert summaries.median_step_time(tmp_path / "run", skip_steps=0) == pytest.approx(1.25)
+    empty = summaries.Writer(tmp_path / "other" / "tensorboard")
+    empty.scalars(1, {"loss": 1.0})
+    empty.close()
+    assert summaries.median_step_time(tmp_path / "other") is None
+
+
 def test_writer_writes_four_kinds_read_back_by_tensorboard(tmp_path):
     writer = summaries.Writer(tmp_path / "run")
     writer.scalars(3, {"loss/a": 1.5, "loss/b": -2.0})
