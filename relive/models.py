@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from relive import layers
 from relive import losses
+from relive import motion
 from relive import recurrent
 from videocore import device
 from videocore import errors
@@ -342,7 +343,13 @@ class FramePredictor(keras.Model):
 
 
 def frame_predictor(config):
-    """A built FramePredictor for clips of `config.clip` sizes."""
+    """A built next-frame predictor for clips of `config.clip` sizes: the seed's FramePredictor, or the
+    flow-warping `motion.MotionPredictor` when predictor.kind="motion"."""
+    kind = config.predictor.get("kind", "lstm")
+    if kind == "motion":
+        return motion.motion_predictor(config)
+    if kind != "lstm":
+        raise errors.ConfigError(f"predictor.kind={kind!r} must be 'lstm' or 'motion'")
     model = FramePredictor(config)
     model.build()
     return model

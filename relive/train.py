@@ -21,6 +21,7 @@ from relive import inputs
 from relive import losses
 from relive import models
 from relive import sample
+from videocore import checkpoint
 from videocore import errors
 from videocore import files
 from videocore import loop
@@ -29,6 +30,7 @@ from videocore import summaries
 from videocore import video
 
 OPTIMIZERS = {"adam": optimizers.FusedAdam, "rmsprop": keras.optimizers.RMSprop}
+BEST = "best"  # a predictor run's sub-folder holding the networks of its best held-out roll-out (eval.keep_best)
 
 
 def make_optimizer(spec):
@@ -188,21 +190,65 @@ class GanTask(_ClipTask):
 
 
 class PredictorTask(_ClipTask):
-    """LSTM next-frame prediction: frames 0..T-2 in, frames 1..T-1 out, L2 loss."""
+    """Next-frame prediction: frames 0..T-2 in, frames 1..T-1 out, L2 loss; teacher-forced, or after
+    predictor.train_context given frames on the predictor's own roll-out."""
 
     def __init__(self, config, setup):
         super().__init__(config, setup)
+        spec = config.predictor
+        self.train_context = int(spec.get("train_context", 0))
+        if not 0 <= self.train_context < config.clip.num_frames - 1:
+            raise errors.ConfigError(f"predictor.train_context={self.train_context} must be in [0, "
+                                     f"clip.num_frames - 1 = {config.clip.num_frames - 1})")
+        self.flip, self.reverse = bool(spec.get("flip", False)), bool(spec.get("reverse", False))
         self.networks = {"predictor": models.frame_predictor(config)}
         self.optimizers = {"predictor": make_optimizer(config.optimizers.predictor)}
         self.sample_real = self._sample_clips(min(4, config.sample.num_clips))
         self.eval_clips = (self._held_out_clips(config.eval.clips, "eval.clips > 0")
                            if config.eval.clips > 0 else None)
+        self.rollout_steps = tuple(config.eval.get("rollout_steps", ()))
+        self.eval_context = int(config.eval.get("context_frames", 2))
+        if self.rollout_steps and self.eval_clips is None:
+            raise errors.ConfigError("eval.rollout_steps needs held-out clips: set eval.clips > 0")
+        if self.rollout_steps and self.eval_context + max(self.rollout_steps) > config.clip.num_frames:
+            raise errors.ConfigError(f"eval.context_frames={self.eval_context} + {max(self.rollout_steps)} roll-out "
+                                     f"steps do not fit clips of clip.num_frames={config.clip.num_frames}")
+        self.best = None
+        if config.eval.get("keep_best", False):
+            if not self.rollout_steps:
+                raise errors.ConfigError("eval.keep_best needs eval.rollout_steps (the error it keeps the best of)")
+            # The lowest held-out roll-out error so far, kept in the checkpoint so a resumed run goes on.
+            self.state = {"best_rollout_error": tf.Variable(np.inf, dtype=tf.float32, trainable=False)}
+            self.best = checkpoint.Checkpointer(setup.workdir / BEST, {checkpoint.NETWORKS: self.networks},
+                                                max_to_keep=1, is_chief=setup.is_chief)
+
+    def _augment(self, batch, ctx):
+        """Mirrors (predictor.flip) and reverses in time (predictor.reverse) a random half of the clips each."""
+        for enabled, tag, axis in ((self.flip, "flip", 3), (self.reverse, "reverse", 1)):
+            if enabled:
+                chosen = tf.random.stateless_uniform(tf.shape(batch)[:1], seed=ctx.seed(tag)) < 0.5
+                batch = tf.where(chosen[:, None, None, None, None], tf.reverse(batch, [axis]), batch)
+        return batch
+
+    def _predict(self, frames, training):
+        """frames (b, t, H, W, 3) -> predictions of frames 1..t: teacher-forced, or rolled out after
+        train_context given frames (gradients flow through the fed-back predictions)."""
+        predictor = self.networks["predictor"]
+        if not self.train_context:
+            return predictor(frames, training=training)
+        predicted, state = predictor.step(frames[:, :self.train_context], None, training=training)
+        outputs, frame = [predicted], predicted[:, -1:]
+        for _ in range(frames.shape[1] - self.train_context):
+            frame, state = predictor.step(frame, state, training=training)
+            outputs.append(frame)
+        return tf.concat(outputs, axis=1)
 
     def train_step(self, batch, ctx):
         """batch: real clips (b, T, H, W, 3) in [-1, 1]."""
+        batch = self._augment(batch, ctx)
         inputs_, targets = batch[:, :-1], batch[:, 1:]
         with tf.GradientTape() as tape:
-            loss = losses.l2_prediction_loss(self.networks["predictor"](inputs_, training=True), targets)
+            loss = losses.l2_prediction_loss(self._predict(inputs_, training=True), targets)
         ctx.minimize(tape, loss, "predictor")
         # Predicting "no change" is the baseline a next-frame model has to beat.
         return {"l2": loss, "copy_last_l2": losses.l2_prediction_loss(inputs_, targets)}
@@ -220,12 +266,27 @@ class PredictorTask(_ClipTask):
                                                                self.config.clip.fps)}
 
     def evaluate(self, step):
-        """Held-out next-frame PSNR (dB) of the predictor and of copying the last frame, when eval.clips > 0."""
-        del step
+        """Held-out next-frame PSNR (dB) of the predictor and of copying the last frame, when eval.clips > 0;
+        with eval.rollout_steps also roll-out PSNR / SSIM of both (`rollout_<name>_psnr_<k>`...), and with
+        eval.keep_best the networks saved to workdir/best when the roll-out error is the lowest yet."""
         if self.eval_clips is None:
             return {}
         figures = evaluate.next_frame_psnr(self.networks["predictor"], self.eval_clips)
-        return {f"psnr_{name}": value for name, value in figures.items()}
+        figures = {f"psnr_{name}": value for name, value in figures.items()}
+        if not self.rollout_steps:
+            return figures
+        scores = evaluate.rollout_scores(self.networks["predictor"], self.eval_clips, self.eval_context,
+                                         self.rollout_steps)
+        for name, values in scores.items():
+            figures.update({f"rollout_{name}_{key}": value for key, value in values.items()})
+        # Mean squared error over the roll-out steps (up to the factor 255^2), from their PSNRs.
+        error = float(np.mean([10 ** (-scores["predictor"][f"psnr_{k}"] / 10) for k in self.rollout_steps]))
+        figures["rollout_error"] = error
+        if self.best is not None and error < float(self.state["best_rollout_error"].numpy()):
+            self.state["best_rollout_error"].assign(error)
+            self.best.save(step)
+            figures["best_step"] = step
+        return figures
 
 
 TASKS = {"wgan": GanTask, "conditional": GanTask, "predictor": PredictorTask}
@@ -241,8 +302,8 @@ def train_and_evaluate(config, workdir):
     """
     if config.model not in TASKS:
         raise errors.ConfigError(f"model={config.model!r} is not one of {', '.join(configs.MODELS)}")
-    models.upsampling_steps(config)  # bad sizes fail before any data is decoded
-    if config.model != "predictor":
+    if config.model != "predictor":  # a predictor's clips need not fit the GANs' latent code
+        models.upsampling_steps(config)  # bad sizes fail before any data is decoded
         models.critic_norm(config)
         models.condition_index(config.clip.get("condition_frame", "middle"), config.clip.num_frames)
     workdir = pathlib.Path(workdir)
