@@ -101,7 +101,8 @@ def test_the_guide_counts_in_the_resume_fingerprint_by_content(tmp_path, flowers
     assert fingerprint(first)["guide"] != fingerprint(other)["guide"]
 
 
-@pytest.mark.parametrize("mode", ["independent", pytest.param("blend", marks=pytest.mark.slow), "flow",
+@pytest.mark.parametrize("mode", [pytest.param("independent", marks=pytest.mark.slow),
+                                  pytest.param("blend", marks=pytest.mark.slow), "flow",
                                   pytest.param("zoom", marks=pytest.mark.slow)])  # ~5-10 s each
 def test_every_mode_dreams_with_a_guide(tmp_path, flowers, mode):
     guide_path = tmp_path / "guide.png"

@@ -230,6 +230,7 @@ def test_a_checkpoint_of_another_size(trained, film, tmp_path):
     assert info.frame_count == 5
 
 
+@pytest.mark.slow  # a subprocess: ~8 s; the faults tests keep vaegan_reconstruct's one-line errors in make test
 def test_script_reports_bad_input_in_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "run_scripts.vaegan_train", f"--workdir={tmp_path}",
                              f"--video={tmp_path / 'missing.mp4'}"], capture_output=True, text=True, timeout=300)

@@ -261,7 +261,7 @@ COMMANDS = {
 CASES = ("empty", "other", "file")
 # One command of each method in the quick suite, one case each (a subprocess costs 5-20 s on a
 # loaded 2-core machine); all 24 pairs with `make test-all`.
-QUICK = {("vaegan_reconstruct", "other"), ("latent_dream", "empty"), ("relive_sample", "file")}
+QUICK = {("vaegan_reconstruct", "other")}  # one subprocess (~7 s) in make test; make test-all runs every pair
 PAIRS = [pytest.param(command, case, marks=() if (command, case) in QUICK else pytest.mark.slow)
          for command in COMMANDS for case in CASES]
 

@@ -178,8 +178,8 @@ def test_a_sequence_run_of_another_latent_size(runs, tmp_path):
 
 
 @pytest.mark.parametrize("script, flags, message", [
-    ("latent_dream_train", ["--vaegan_workdir={tmp}/nothing", "--video={tmp}/v.mp4"],
-     "{tmp}/nothing: no such folder (give the workdir of a VAE-GAN run)"),
+    pytest.param("latent_dream_train", ["--vaegan_workdir={tmp}/nothing", "--video={tmp}/v.mp4"],
+                 "{tmp}/nothing: no such folder (give the workdir of a VAE-GAN run)", marks=pytest.mark.slow),
     ("latent_dream", ["--output={tmp}/o.mp4"], "{tmp}: an empty folder, not a latent-dream run"),
 ])
 def test_scripts_report_bad_input_in_one_line(tmp_path, script, flags, message):
