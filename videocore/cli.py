@@ -106,7 +106,12 @@ def run(main):
             sys.exit(1)
         except errors.Stopped as stop:
             print(stop.message, file=sys.stderr)
-            sys.exit(128 + signal.Signals[stop.signal_name])
+            sys.stdout.flush()
+            sys.stderr.flush()
+            # Outputs are already cleaned up on the way here. A signal that landed while tf.data ran a
+            # Python generator also fails that op, and TensorFlow reports it from its own threads or at
+            # interpreter shutdown, after this line; leaving now keeps the message the last word.
+            os._exit(128 + signal.Signals[stop.signal_name])
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             sys.exit(130)
