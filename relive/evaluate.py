@@ -2,6 +2,7 @@
 import numpy as np
 import tensorflow as tf
 
+from relive import rollouts
 from videocore import data
 from videocore import errors
 from videocore import metrics
@@ -51,13 +52,8 @@ def rollout_frames(predictor, clips, context_frames, horizon, batch_size=16):
     predicted = []
     for start in range(0, len(clips), batch_size):
         given = data.to_float(clips[start:start + batch_size, :context_frames])
-        output, state = predictor.step(given, None, training=False)
-        frame = output[:, -1:]
-        frames = [frame]
-        for _ in range(horizon - 1):
-            frame, state = predictor.step(frame, state, training=False)
-            frames.append(frame)
-        predicted.append(data.to_uint8_numpy(tf.cast(tf.concat(frames, axis=1), tf.float32)))
+        rolled = rollouts.roll_out(predictor, given, horizon)[1]
+        predicted.append(data.to_uint8_numpy(tf.cast(rolled, tf.float32)))
     return np.concatenate(predicted)
 
 

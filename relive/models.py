@@ -16,6 +16,7 @@ from relive import layers
 from relive import losses
 from relive import motion
 from relive import recurrent
+from relive import rollouts
 from videocore import device
 from videocore import errors
 
@@ -334,12 +335,7 @@ class FramePredictor(keras.Model):
     def rollout(self, photo, num_frames):
         """Photo (B, H, W, 3) in [-1, 1] -> the next `num_frames` frames (B, N, H, W, 3), each
         predicted from the frames predicted before it."""
-        frame, state = self.step(photo[:, None], None)
-        frames = [frame]
-        for _ in range(num_frames - 1):
-            frame, state = self.step(frame, state)
-            frames.append(frame)
-        return tf.concat(frames, axis=1)
+        return rollouts.roll_out(self, photo[:, None], num_frames)[1]
 
 
 def frame_predictor(config):

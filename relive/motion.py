@@ -10,6 +10,7 @@ prediction is exactly the last frame: training starts from the copy baseline ins
 import keras
 import tensorflow as tf
 
+from relive import rollouts
 from videocore import errors
 
 
@@ -128,12 +129,7 @@ class MotionPredictor(keras.Model):
     def rollout(self, photo, num_frames):
         """Photo (B, H, W, 3) in [-1, 1] -> the next `num_frames` frames (B, N, H, W, 3), each predicted
         from the frames predicted before it."""
-        frame, state = self.step(photo[:, None], None)
-        frames = [frame]
-        for _ in range(num_frames - 1):
-            frame, state = self.step(frame, state)
-            frames.append(frame)
-        return tf.concat(frames, axis=1)
+        return rollouts.roll_out(self, photo[:, None], num_frames)[1]
 
 
 def motion_predictor(config):

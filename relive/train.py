@@ -20,6 +20,7 @@ from relive import evaluate
 from relive import inputs
 from relive import losses
 from relive import models
+from relive import rollouts
 from relive import sample
 from videocore import checkpoint
 from videocore import errors
@@ -236,12 +237,9 @@ class PredictorTask(_ClipTask):
         predictor = self.networks["predictor"]
         if not self.train_context:
             return predictor(frames, training=training)
-        predicted, state = predictor.step(frames[:, :self.train_context], None, training=training)
-        outputs, frame = [predicted], predicted[:, -1:]
-        for _ in range(frames.shape[1] - self.train_context):
-            frame, state = predictor.step(frame, state, training=training)
-            outputs.append(frame)
-        return tf.concat(outputs, axis=1)
+        forced, rolled = rollouts.roll_out(predictor, frames[:, :self.train_context],
+                                           frames.shape[1] - self.train_context + 1, training=training)
+        return tf.concat([forced[:, :-1], rolled], axis=1)
 
     def train_step(self, batch, ctx):
         """batch: real clips (b, T, H, W, 3) in [-1, 1]."""
