@@ -454,16 +454,9 @@ def main(argv):
     from vaegan_video import train
     from vaegan_video.latent_dream import train as latent_train
 
-    unknown = [p for p in FLAGS.pipelines if p not in PIPELINES]
-    if unknown:
-        raise errors.ConfigError(f"--pipelines: unknown {', '.join(unknown)}; choose from {', '.join(PIPELINES)}")
-    if not 0 < FLAGS.holdout < 1:
-        raise errors.ConfigError(f"--holdout={FLAGS.holdout}: must be in (0, 1)")
-    budgets = (FLAGS.seed_vae_epochs, FLAGS.seed_lstm_epochs, FLAGS.ours_vaegan_steps, FLAGS.ours_sequence_steps,
-               FLAGS.dream_frames, FLAGS.long_dream_frames)
-    if min(budgets) < 1:
-        raise errors.ConfigError("--seed_*_epochs, --ours_*_steps, --dream_frames and --long_dream_frames must be "
-                                 "positive")
+    cli.check_flags(choices=[("pipelines", PIPELINES)], fractions=["holdout"],
+                    positive=["seed_vae_epochs", "seed_lstm_epochs", "ours_vaegan_steps", "ours_sequence_steps",
+                              "dream_frames", "long_dream_frames"])
     info = video.probe(FLAGS.video)
     count = int(info.frame_count)
     cut = count - int(round(count * FLAGS.holdout))  # as the latent streams split (LatentSequence.split)

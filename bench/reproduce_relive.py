@@ -572,11 +572,7 @@ def main(argv):
     from videocore import errors
     from videocore import metrics
 
-    unknown = [v for v in FLAGS.variants if v not in VARIANTS]
-    if unknown:
-        raise errors.ConfigError(f"--variants: unknown {', '.join(unknown)}; choose from a, b, c")
-    if FLAGS.steps < 1 or not 0 < FLAGS.holdout < 1:
-        raise errors.ConfigError("--steps must be positive and --holdout in (0, 1)")
+    cli.check_flags(choices=[("variants", VARIANTS)], positive=["steps"], fractions=["holdout"])
     steps = variant_steps()
     runs, docs = pathlib.Path(FLAGS.runs), pathlib.Path(FLAGS.docs)
     figures = docs / "relive"

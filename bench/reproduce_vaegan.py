@@ -249,11 +249,7 @@ def main(argv):
     from videocore import video
     from vaegan_video import train
 
-    unknown = [v for v in FLAGS.variants if v not in VARIANTS]
-    if unknown:
-        raise errors.ConfigError(f"--variants: unknown {', '.join(unknown)}; choose from a, b, c")
-    if FLAGS.steps < 1 or not 0 < FLAGS.holdout < 1:
-        raise errors.ConfigError("--steps must be positive and --holdout in (0, 1)")
+    cli.check_flags(choices=[("variants", VARIANTS)], positive=["steps"], fractions=["holdout"])
     info = video.probe(FLAGS.video)
     train_end = round(float(info.duration) * (1 - FLAGS.holdout), 3)
     runs, docs = pathlib.Path(FLAGS.runs), pathlib.Path(FLAGS.docs)

@@ -72,6 +72,26 @@ def config_flag(default, help):  # noqa: A002 - absl's own name for the argument
     return holder
 
 
+def check_flags(choices=(), positive=(), fractions=(), flag_values=None):
+    """Checks a script's parsed flags; raises ConfigError naming the first bad one (`run` prints it as one line).
+
+    choices: (list flag, allowed values) pairs; positive: names of numeric flags that must be > 0;
+    fractions: names of float flags that must lie strictly between 0 and 1. flag_values: absl's
+    FLAGS unless given.
+    """
+    values = flag_values or flags.FLAGS
+    for name, allowed in choices:
+        unknown = [value for value in values[name].value if value not in allowed]
+        if unknown:
+            raise errors.ConfigError(f"--{name}: unknown {', '.join(unknown)}; choose from {', '.join(allowed)}")
+    for name in positive:
+        if not values[name].value > 0:
+            raise errors.ConfigError(f"--{name}={values[name].value}: must be positive")
+    for name in fractions:
+        if not 0 < values[name].value < 1:
+            raise errors.ConfigError(f"--{name}={values[name].value}: must be in (0, 1)")
+
+
 # A write that failed for lack of room: a full disk, a file-size limit, a quota.
 DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 

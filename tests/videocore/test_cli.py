@@ -1,0 +1,31 @@
+"""videocore.cli.check_flags: the checks the reproduction scripts share."""
+from absl import flags
+import pytest
+
+from videocore import cli
+from videocore import errors
+
+
+def parsed(*argv):
+    values = flags.FlagValues()
+    flags.DEFINE_list("variants", ["a"], "", flag_values=values)
+    flags.DEFINE_integer("steps", 5, "", flag_values=values)
+    flags.DEFINE_float("holdout", 0.2, "", flag_values=values)
+    values(["script", *argv])
+    return values
+
+
+def check(values):
+    cli.check_flags(choices=[("variants", {"a": 1, "b": 2})], positive=["steps"], fractions=["holdout"],
+                    flag_values=values)
+
+
+def test_good_flags_pass_and_each_bad_one_is_named():
+    check(parsed("--variants=a,b", "--steps=1", "--holdout=0.5"))
+    with pytest.raises(errors.ConfigError, match=r"^--variants: unknown z, y; choose from a, b$"):
+        check(parsed("--variants=a,z,y"))
+    with pytest.raises(errors.ConfigError, match=r"^--steps=0: must be positive$"):
+        check(parsed("--steps=0"))
+    for holdout in ("0", "1", "-0.1"):
+        with pytest.raises(errors.ConfigError, match=r"^--holdout=.*: must be in \(0, 1\)$"):
+            check(parsed(f"--holdout={holdout}"))
