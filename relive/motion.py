@@ -40,8 +40,41 @@ def warp(images, flow):
     return top * (1.0 - weight_y) + bottom * weight_y
 
 
+def lucas_kanade(previous, last, window=5, sigma=1.0, regularizer=1e-3):
+    """The velocity that carries `previous` into `last`, per pixel: Lucas-Kanade flow on one scale.
+
+    previous, last: (B, H, W, C) float32 in [-1, 1]; returns (B, H, W, 2) float32, pixels per frame
+    (x, y), such that last(p) ~ previous(p - velocity(p)). Brightness is the mean over channels;
+    the 2x2 system of every pixel sums its gradients over a Gaussian window (sigma pixels, window
+    x window taps) and is regularised by `regularizer` on the diagonal, so flat regions get zero
+    velocity and the solve never divides by zero. Meant for the small motions of a next frame
+    (about a pixel or less); differentiable in both frames.
+    """
+    gray_previous, gray_last = (tf.reduce_mean(x, axis=-1, keepdims=True) for x in (previous, last))
+    gray = tf.pad((gray_previous + gray_last) / 2, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
+    gradient_x = (gray[:, 1:-1, 2:] - gray[:, 1:-1, :-2]) / 2
+    gradient_y = (gray[:, 2:, 1:-1] - gray[:, :-2, 1:-1]) / 2
+    change = gray_last - gray_previous
+    taps = tf.exp(-tf.square(tf.range(window, dtype=tf.float32) - window // 2) / (2.0 * sigma ** 2))
+    kernel = tf.tensordot(taps, taps, axes=0)
+    kernel = (kernel / tf.reduce_sum(kernel))[:, :, None, None]
+    half = window // 2
+
+    def windowed(x):
+        padded = tf.pad(x, [[0, 0], [half, half], [half, half], [0, 0]], mode="SYMMETRIC")
+        return tf.nn.conv2d(padded, kernel, strides=1, padding="VALID")
+
+    xx = windowed(gradient_x * gradient_x) + regularizer
+    xy = windowed(gradient_x * gradient_y)
+    yy = windowed(gradient_y * gradient_y) + regularizer
+    bx, by = -windowed(gradient_x * change), -windowed(gradient_y * change)
+    determinant = xx * yy - xy * xy  # >= regularizer * (xx + yy) > 0
+    return tf.concat([(yy * bx - xy * by) / determinant, (xx * by - xy * bx) / determinant], axis=-1)
+
+
 def motion_network(config):
-    """(N, H, W, 3K + 3) = K frames and the last change -> (N, H, W, 6): flow (2), residual (3), gate (1).
+    """(N, H, W, 3K + 3 [+ 2]) = K frames, the last change [and their Lucas-Kanade velocity] ->
+    (N, H, W, 6 [+ 1]): flow (2), residual (3), gate (1) [and the velocity gain's correction].
 
     A U-Net: a 3x3 convolution at full size, then per entry of predictor.motion_filters after the
     first a stride-2 4x4 and a 3x3 convolution, and back up with bilinear upsampling, the skip
@@ -53,7 +86,8 @@ def motion_network(config):
     if len(filters) < 2 or size % 2 ** (len(filters) - 1):
         raise errors.ConfigError(f"predictor.motion_filters={filters}: need at least 2 entries, and frame size "
                                  f"{size} must halve {len(filters) - 1} times")
-    frames = keras.Input((size, size, 3 * int(spec.context_frames) + 3), name="frames_and_change")
+    velocity = _uses_velocity(spec)
+    frames = keras.Input((size, size, 3 * int(spec.context_frames) + 3 + 2 * velocity), name="frames_and_change")
     slope = spec.leaky_slope
 
     def conv(x, count, kernel, name, strides=1):
@@ -70,8 +104,16 @@ def motion_network(config):
         x = keras.layers.UpSampling2D(2, interpolation="bilinear", name=f"up{index}_resize")(x)
         x = keras.layers.Concatenate(name=f"up{index}_skip")([x, skips[index]])
         x = conv(x, filters[index], 3, f"up{index}")
-    out = keras.layers.Conv2D(6, 3, padding="same", kernel_initializer="zeros", name="flow_residual_gate")(x)
+    out = keras.layers.Conv2D(6 + velocity, 3, padding="same", kernel_initializer="zeros",
+                              name="flow_residual_gate")(x)
     return keras.Model(frames, out, name="motion_network")
+
+
+def _uses_velocity(spec):
+    kind = spec.get("velocity", "none")
+    if kind not in ("none", "lucas_kanade"):
+        raise errors.ConfigError(f"predictor.velocity={kind!r}: choose none or lucas_kanade")
+    return kind == "lucas_kanade"
 
 
 class MotionPredictor(keras.Model):
@@ -81,6 +123,9 @@ class MotionPredictor(keras.Model):
     first frame is repeated, i.e. no motion yet): the network sees them and the change between
     the last two, and the prediction is warp(frame t, flow) + gate * residual, clipped to [-1, 1];
     flow in pixels (predictor.flow_scale per output unit), residual = tanh, gate = sigmoid.
+    With predictor.velocity="lucas_kanade" the network also sees the velocity v between the last two
+    frames (`lucas_kanade`) and the flow is -(predictor.velocity_gain + a predicted correction) * v
+    plus its own: before training the prediction continues the measured motion at that gain.
     Same interface as models.FramePredictor: `step` carries the last K-1 frames as its state.
     Warping and the output are float32 whatever the compute dtype.
     """
@@ -93,19 +138,26 @@ class MotionPredictor(keras.Model):
         if self.context < 2:
             raise errors.ConfigError(f"predictor.context_frames={self.context}: the motion predictor needs 2 or more")
         self.flow_scale = float(spec.flow_scale)
+        self.velocity = _uses_velocity(spec)
+        self.velocity_gain = float(spec.get("velocity_gain", 0.0))
         self.network = motion_network(config)
 
     def build(self, input_shape=None):
-        self.network.build((None, self.frame_size, self.frame_size, 3 * self.context + 3))
+        self.network.build((None, self.frame_size, self.frame_size, 3 * self.context + 3 + 2 * self.velocity))
         self.built = True
 
     def _next_frames(self, windows, training):
         """windows (N, K, H, W, 3) float32 -> next frames (N, H, W, 3) float32."""
         last = windows[:, -1]
         frames = tf.unstack(windows, self.context, axis=1) + [last - windows[:, -2]]
+        if self.velocity:
+            velocity = lucas_kanade(windows[:, -2], last)
+            frames.append(velocity)
         features = tf.cast(tf.concat(frames, axis=-1), self.compute_dtype)
         out = tf.cast(self.network(features, training=training), tf.float32)
-        flow, residual, gate = out[..., :2] * self.flow_scale, tf.tanh(out[..., 2:5]), tf.sigmoid(out[..., 5:])
+        flow, residual, gate = out[..., :2] * self.flow_scale, tf.tanh(out[..., 2:5]), tf.sigmoid(out[..., 5:6])
+        if self.velocity:  # next(p) = last(p - gain * v(p)): the measured motion carried on
+            flow -= (self.velocity_gain + out[..., 6:7]) * velocity
         return tf.clip_by_value(warp(last, flow) + gate * residual, -1.0, 1.0)
 
     def step(self, frames, state=None, training=False):
