@@ -13,8 +13,11 @@ and 10, with copying the last given frame as the first row; it is also written a
   seed_residual            the same predicting the change from the current frame (#8's variant);
   predictor                relive/configs.py:predictor, its best validation checkpoint;
   predictor_last           the same run's last checkpoint (what early stopping changed);
+  predictor_untrained      the preset before any training: Lucas-Kanade velocity carried on at gain 0.5;
+  predictor_l2             predictor trained on plain L2 instead of the per-frame log error;
+  previous_predictor       the preset before the velocity input (learnt flow alone, L2 loss);
   predictor_teacher_forced predictor trained teacher-forced (predictor.train_context=0);
-  predictor_no_flow        predictor with the flow off (flow_scale=0: last frame + gated residual);
+  predictor_no_flow        predictor with the learnt flow off (flow_scale=0);
   predictor_no_augment     predictor without flips and time reversal.
 A workdir already holding a model's run resumes it (or just scores it when it has its steps).
 """
@@ -83,6 +86,9 @@ MODELS = {
     "seed_residual": (_seed(True), "last", None),
     "predictor": (_predictor(), "best", None),
     "predictor_last": (_predictor(), "last", "predictor"),
+    "predictor_untrained": (_predictor(), "untrained", None),
+    "predictor_l2": (_predictor(**{"predictor.loss": "l2"}), "best", None),
+    "previous_predictor": (_predictor(**{"predictor.velocity": "none", "predictor.loss": "l2"}), "best", None),
     "predictor_teacher_forced": (_predictor(**{"predictor.train_context": 0}), "best", None),
     "predictor_no_flow": (_predictor(**{"predictor.flow_scale": 0.0}), "best", None),
     "predictor_no_augment": (_predictor(**{"predictor.flip": False, "predictor.reverse": False}), "best", None),
@@ -90,8 +96,9 @@ MODELS = {
 
 
 def train_model(args, name, root):
-    """Trains (or resumes) model `name` in root/<run> -> (config, workdir, minutes, steps)."""
-    make, _, shared = MODELS[name]
+    """Trains (or resumes) model `name` in root/<run> -> (config, workdir, minutes, steps); an untrained
+    model only gets its config (workdir None, 0 steps)."""
+    make, which, shared = MODELS[name]
     config = make(args)
     config.data.source = args.train
     config.data.holdout_fraction = 0.1
@@ -102,6 +109,8 @@ def train_model(args, name, root):
     config.loop.checkpoint_every_steps = args.eval_every
     config.loop.sample_every_steps = config.loop.num_steps
     config.loop.histogram_every_steps = 0
+    if which == "untrained":
+        return config, None, 0.0, 0
     workdir = root / (shared or name)
     start = time.time()
     result = train.train_and_evaluate(config, workdir)
@@ -109,8 +118,10 @@ def train_model(args, name, root):
 
 
 def load_predictor(config, workdir, which):
-    """The trained predictor of `workdir`: its latest checkpoint, or with which="best" the one the
-    validation roll-out kept (workdir/best)."""
+    """The trained predictor of `workdir`: its latest checkpoint, with which="best" the one the
+    validation roll-out kept (workdir/best), with which="untrained" a new one."""
+    if which == "untrained":
+        return models.frame_predictor(config)
     if which == "last":
         return sample.load_networks(config, workdir, "predictor")["predictor"]
     predictor = models.frame_predictor(config)
@@ -163,9 +174,7 @@ flags.DEFINE_string("workdir", "runs/eval_predictor", "Runs and the JSON table g
 def main(argv):
     del argv
     args = FLAGS
-    unknown = sorted(set(args.models) - set(MODELS))
-    if unknown:
-        raise errors.ConfigError(f"--models: {', '.join(unknown)} not among {', '.join(MODELS)}")
+    cli.check_flags(choices=[("models", MODELS)], positive=["steps", "seed_steps", "eval_every", "hop"])
     root = pathlib.Path(args.workdir)
     rows, runs, shown = {}, {}, {}
     for name in args.models:
@@ -179,7 +188,7 @@ def main(argv):
         shown[name] = evaluate.rollout_frames(predictor, window[None], CONTEXT, max(STEPS))[0]
         rows.setdefault("copy_last", scores["copy_last"])
         rows[name] = scores["predictor"]
-        runs[name] = {"workdir": str(workdir), "steps": steps, "train_minutes": round(minutes, 2),
+        runs[name] = {"workdir": workdir and str(workdir), "steps": steps, "train_minutes": round(minutes, 2),
                       "checkpoint": MODELS[name][1], "frame_size": config.clip.frame_size}
         figures = ", ".join(f"{key} {value:.3f}" for key, value in scores["predictor"].items())
         print(f"{name}: {steps} steps, {minutes:.1f} min; {figures}")

@@ -65,6 +65,21 @@ def l2_prediction_loss(predicted, target):
     return tf.reduce_mean(tf.square(_float32(predicted) - _float32(target)))
 
 
+def log_mse_prediction_loss(predicted, target, floor=1e-5):
+    """Mean over frames of log(the frame's mean squared error + floor): (B, T, H, W, C) -> scalar.
+
+    Minus the mean per-frame PSNR up to a scale and a constant, so every frame counts by how much
+    it improves relative to its own error: with plain L2 a fast pan, whose errors are ten times
+    larger, decides what the predictor learns for every other clip. floor (about a sixth of one
+    uint8 level squared, on [-1, 1] frames) keeps a frame that is already exact from dominating.
+    """
+    frame_errors = tf.reduce_mean(tf.square(_float32(predicted) - _float32(target)), axis=[2, 3, 4])
+    return tf.reduce_mean(tf.math.log(frame_errors + floor))
+
+
+PREDICTION_LOSSES = {"l2": l2_prediction_loss, "log_mse": log_mse_prediction_loss}
+
+
 def clip_weights(weights, clip_value):
     """Weight clipping of the original WGAN (Arjovsky et al., Algorithm 1, line 7): every value into
     [-c, c]. weights: any tensor; clip_value: c > 0."""

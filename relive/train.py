@@ -202,6 +202,10 @@ class PredictorTask(_ClipTask):
             raise errors.ConfigError(f"predictor.train_context={self.train_context} must be in [0, "
                                      f"clip.num_frames - 1 = {config.clip.num_frames - 1})")
         self.flip, self.reverse = bool(spec.get("flip", False)), bool(spec.get("reverse", False))
+        loss = spec.get("loss", "l2")
+        if loss not in losses.PREDICTION_LOSSES:
+            raise errors.ConfigError(f"predictor.loss={loss!r}: choose from {', '.join(losses.PREDICTION_LOSSES)}")
+        self.loss = losses.PREDICTION_LOSSES[loss]
         self.networks = {"predictor": models.frame_predictor(config)}
         self.optimizers = {"predictor": make_optimizer(config.optimizers.predictor)}
         self.sample_real = self._sample_clips(min(4, config.sample.num_clips))
@@ -246,10 +250,12 @@ class PredictorTask(_ClipTask):
         batch = self._augment(batch, ctx)
         inputs_, targets = batch[:, :-1], batch[:, 1:]
         with tf.GradientTape() as tape:
-            loss = losses.l2_prediction_loss(self._predict(inputs_, training=True), targets)
+            predicted = self._predict(inputs_, training=True)
+            loss = self.loss(predicted, targets)
         ctx.minimize(tape, loss, "predictor")
         # Predicting "no change" is the baseline a next-frame model has to beat.
-        return {"l2": loss, "copy_last_l2": losses.l2_prediction_loss(inputs_, targets)}
+        return {"loss": loss, "l2": losses.l2_prediction_loss(predicted, targets),
+                "copy_last_l2": losses.l2_prediction_loss(inputs_, targets)}
 
     def sample(self, step):
         del step

@@ -87,3 +87,17 @@ def test_l2_prediction_loss():
     predicted = tf.constant([[0.0, 1.0], [2.0, -1.0]])
     target = tf.constant([[1.0, 1.0], [0.0, -1.0]])
     assert float(losses.l2_prediction_loss(predicted, target)) == pytest.approx((1 + 0 + 4 + 0) / 4)
+
+
+def test_log_mse_prediction_loss_averages_the_log_error_of_every_frame():
+    target = tf.zeros((2, 2, 4, 4, 3))
+    offsets = tf.constant([[0.1, 0.2], [0.0, 1.0]])  # one constant error per (clip, frame)
+    predicted = target + offsets[:, :, None, None, None]
+    expected = np.mean(np.log(np.array([0.01, 0.04, 0.0, 1.0]) + 1e-5))
+    assert float(losses.log_mse_prediction_loss(predicted, target)) == pytest.approx(expected, rel=1e-5)
+    # Halving the error of a frame lowers the loss by the same amount whatever its size: a small error
+    # counts as much as a large one (unlike L2, where the large one decides).
+    small = float(losses.log_mse_prediction_loss(target + offsets[:, :, None, None, None] * [[[[[0.5]]]], [[[[1.0]]]]],
+                                                 target))
+    assert small - float(losses.log_mse_prediction_loss(predicted, target)) == pytest.approx(
+        (np.log(0.0025 + 1e-5) - np.log(0.01 + 1e-5) + np.log(0.01 + 1e-5) - np.log(0.04 + 1e-5)) / 4, rel=1e-4)
