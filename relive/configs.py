@@ -255,6 +255,7 @@ def predictor():
     config.loop.batch_size = 8
     config.loop.num_steps = 400
     config.loop.eval_every_steps = 50
+    config.loop.eval_at_start = True  # the untrained start (the velocity carried on) can be the best kept
     config.loop.checkpoint_every_steps = 50
     config.loop.sample_every_steps = 500
     config.loop.histogram_every_steps = 0

@@ -143,7 +143,8 @@ class OptionalTask(Task, typing.Protocol):
 
     def evaluate(self, step: int) -> typing.Dict[str, float]:
         """{name: figure} on data the task holds out, called eagerly on the chief every
-        `loop.eval_every_steps` and once after the last step (not when a signal stops the run).
+        `loop.eval_every_steps` and once after the last step (not when a signal stops the run); with
+        `loop.eval_at_start` also before the first step of a new run.
 
         Numbers go to `workdir/tensorboard` as `eval/<name>`; the last call's dict is
         `Result.evaluation`. Keep it cheap: training waits for it (and, with several workers,
@@ -171,6 +172,9 @@ def loop_config():
     config.log_every_steps = 10  # scalars to TensorBoard, log lines when not on a terminal
     config.sample_every_steps = 500  # task.sample() grids; 0 = never
     config.eval_every_steps = 0  # task.evaluate() figures; 0 = only after the last step
+    # Also evaluate before the first step of a new run (not on resume): the untrained networks' figures,
+    # a starting point for the curves and a candidate for a task's early stopping.
+    config.eval_at_start = False
     config.histogram_every_steps = 0  # weight histograms; 0 = never
     config.guard = ml_collections.ConfigDict()
     config.guard.spike_multiple = 10.0  # loss > this x running median is a spike; <= 0 = off
@@ -687,6 +691,8 @@ class _Trainer:
             self._save()  # a good state to roll back to from the very start
         self._write_position(self.position)
         self._write_header(resumed_from)
+        if resumed_from is None and self.loop.get("eval_at_start", False):
+            self._evaluate(self.step)
         return resumed_from
 
     def _step_loop(self, stream, run_step):

@@ -44,6 +44,15 @@ def test_evaluate_is_not_repeated_on_the_last_step_and_runs_again_on_resume(tmp_
     assert again.step == 8 and again.task.evaluated == [8] and again.evaluation["step"] == 8
 
 
+def test_eval_at_start_scores_a_new_run_before_its_first_step_but_not_a_resumed_one(tmp_path):
+    config = tiny_task.tiny_config(num_steps=4, eval_every_steps=2, eval_at_start=True)
+    first = train(config, tmp_path)
+    assert first.task.evaluated == [0, 2, 4]
+    assert [step for step, _ in events.read(tmp_path / "tensorboard")["eval/step"]] == [0, 2, 4]
+    config.loop.num_steps = 6
+    assert train(config, tmp_path).task.evaluated == [6]
+
+
 def test_without_the_hook_the_evaluation_is_empty_and_zero_means_only_at_the_end(tmp_path):
     config = tiny_task.tiny_config(num_steps=5)
     assert config.loop.eval_every_steps == 0
