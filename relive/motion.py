@@ -4,8 +4,10 @@ Beyond the (Re)Live Photos poster (issue 13). Its LSTM squeezes a frame into one
 the next frame from it, so it must learn to redraw the whole scene and loses to copying the last
 frame. Here the next frame is the last frame warped by a predicted flow (bilinear sampling;
 camera and people motion is mostly translation) plus a gated residual for what warping cannot
-show (things coming into view). The output convolution starts at zero, so before training the
-prediction is exactly the last frame: training starts from the copy baseline instead of noise.
+show (things coming into view). The output convolution starts at zero, so training starts from a
+known baseline instead of noise: copying the last frame, or (predictor.velocity="lucas_kanade")
+the motion measured between the last two frames carried on, which alone beats copying on real
+footage (docs/reproduction/relive_predictor_table.md).
 """
 import keras
 import tensorflow as tf
