@@ -125,8 +125,7 @@ def trained_step(workdir):
     """The step of the newest checkpoint in `workdir`; 0 without one."""
     from videocore import workdir as workdirs
 
-    latest = workdirs.latest_checkpoint(workdir) if pathlib.Path(workdir).is_dir() else None
-    return (workdirs.counter(latest, "step") or 0) if latest else 0
+    return workdirs.trained_steps(workdir)
 
 
 def decode(codec, z, batch_size=64):

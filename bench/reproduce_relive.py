@@ -164,12 +164,9 @@ def wasserstein_by_quarter(workdir):
 
 def trained_steps(workdir):
     """The step of the newest checkpoint in `workdir`, 0 without one."""
-    import tensorflow as tf
+    from videocore import workdir as workdirs
 
-    from videocore import checkpoint
-
-    latest = tf.train.latest_checkpoint(str(pathlib.Path(workdir) / "checkpoints"))
-    return checkpoint.checkpoint_step(latest) if latest else 0
+    return workdirs.trained_steps(workdir)
 
 
 def frames_of(clips):

@@ -135,6 +135,15 @@ def latest_checkpoint(workdir) -> Optional[str]:
     return found[0] if found else None
 
 
+def trained_steps(workdir) -> int:
+    """The step of the newest checkpoint in `workdir`; 0 without one (or without the folder)."""
+    latest = latest_checkpoint(workdir)
+    if latest is None:
+        return 0
+    step = counter(latest, "step")
+    return checkpoint.checkpoint_step(latest) if step is None else step
+
+
 def restore(workdir, networks, kind) -> str:
     """Restores `networks` ({name: built keras.Model}, named as the run's task named them) from the
     newest readable checkpoint of `kind`'s run in `workdir`; returns that checkpoint's path prefix.

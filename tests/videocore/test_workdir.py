@@ -83,6 +83,7 @@ def test_restore_and_counters_of_a_loop_run(tmp_path):
     assert (workdirs.counter(path, "step"), workdirs.counter(path, "epoch"), workdirs.counter(path, "index")) == \
         (12, 1, 5)
     assert workdirs.schedule(path, "noise") == pytest.approx(list(config.noise_schedule))
+    assert workdirs.trained_steps(tmp_path) == 12 and workdirs.trained_steps(tmp_path / "absent") == 0
     assert workdirs.schedule(path, "absent") is None
     # A checkpoint of other networks is a mismatch, not damage.
     other = tiny_task.tiny_config()
