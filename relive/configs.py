@@ -228,7 +228,7 @@ def predictor():
     at zero; trained on its own 10-frame roll-outs after 2 given frames on the per-frame log error,
     with flips and time reversal, keeping the checkpoint with the lowest held-out roll-out error.
     Frames of 32x32, not the seed's 64x64: at 64 a step took 24 s on the shared 2-core machine.
-    bench/eval_predictor.py trains it on several clips and tests it on another one.
+    reproduce/relive_predictor.py trains it on several clips and tests it on another one.
     """
     config = seed()
     config.model = "predictor"

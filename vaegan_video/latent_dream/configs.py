@@ -24,7 +24,7 @@ def default():
     # sigma). Here the encoder's tanh keeps sigma in [0.61, 1.65] whatever the frame (it carries no
     # information), so unscaled eps would drown mu; the decoder was trained with eps scaled by its
     # noise schedule (dissertation 4.5.1). None = the sigma of that run's last trained batch (read
-    # from its checkpoint); 0 = train on mu. Measured (bench/eval_dream_sequence.py): mu gave the
+    # from its checkpoint); 0 = train on mu. Measured (bench/eval_dream_sequence.py, now in git history): mu gave the
     # best held-out likelihood and the liveliest dreams; the decoder's sigma (0.25) made them jitter.
     config.data.z_noise = ml_collections.FieldReference(0.0, field_type=float)
     config.data.resample = True  # new z every epoch (False: one draw, kept)

@@ -1,6 +1,6 @@
 """Scores of a latent sequence model's predictions and dreams beside the trivial baselines (copy-last, linear).
 
-Used by bench/eval_dream_sequence.py and bench/reproduce_neural_dream.py; pure numpy.
+Used by reproduce/neural_dream.py; pure numpy.
 """
 
 import numpy as np

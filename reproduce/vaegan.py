@@ -1,9 +1,9 @@
 """Reproduces "Autoencoding Video Frames" at the published size and writes docs/reproduction/vaegan.md.
 
-    python bench/reproduce_vaegan.py --steps=800                  # all three variants, 256x144
-    python bench/reproduce_vaegan.py --steps=1600                 # later: resume and extend the same runs
-    python bench/reproduce_vaegan.py --evaluate_only              # re-make the report from the runs
-    python bench/reproduce_vaegan.py --preset=tiny --steps=12 --video=<clip> --runs=/tmp/r --docs=/tmp/d
+    python -m reproduce.vaegan --steps=800                  # all three variants, 256x144
+    python -m reproduce.vaegan --steps=1600                 # later: resume and extend the same runs
+    python -m reproduce.vaegan --evaluate_only              # re-make the report from the runs
+    python -m reproduce.vaegan --preset=tiny --steps=12 --video=<clip> --runs=/tmp/r --docs=/tmp/d
 
 Variants, each trained for --steps steps on the first 80 % of the clip's frames (the last 20 %
 are held out; the split is in seconds, config.data.end):
@@ -14,42 +14,34 @@ are held out; the split is in seconds, config.data.end):
 Workdirs live in runs/reproduce_vaegan/<variant> (git-ignored): a later run resumes them and
 trains on up to the new --steps. The evaluation reconstructs the whole clip with each run's newest
 checkpoint; FID, PSNR, SSIM and the temporal-collapse ratio are taken on the held-out frames.
-Figures (JPEG, < 300 KB each) go to docs/reproduction/vaegan/.
+Figures (JPEG, < 300 KB each) go to docs/reproduction/vaegan/. `--preset=quick` is the cheap
+comparison of the three variants that bench/eval_vaegan.py used to make.
 """
 
-import json
 import pathlib
-import shlex
-import sys
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+import numpy as np
+from absl import flags
 
-import numpy as np  # noqa: E402
-from absl import flags  # noqa: E402
+from videocore import cli  # (importing it quietens TensorFlow's C++ start-up lines)
 
-from videocore import cli  # noqa: E402  (importing it quietens TensorFlow's C++ start-up lines)
+from reproduce import report as reports
 
 VARIANTS = {
     "a": ("dissertation, noise schedule", {}),
     "b": ("constant sigma 0.25", {"noise_schedule": (0.25,) * 6}),
     "c": ("pixel-wise MSE similarity", {"loss.similarity": "pixel"}),
 }
-FIGURE_BYTES = 150_000  # the limit for committed figures is 300 KB; half leaves room
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("video", str(REPO.parent / "shared" / "data" / "one-by-one-person-detection.mp4"),
+reports.define_run_flags("vaegan")
+flags.DEFINE_string("video", str(reports.SHARED_DATA / "one-by-one-person-detection.mp4"),
                     "The clip to train on and hold frames out of.")
 flags.DEFINE_integer("steps", 800, "Training steps per variant (the budget).")
 flags.DEFINE_list("variants", ["a", "b", "c"], "Which variants: a (schedule), b (constant 0.25), c (pixel MSE).")
-flags.DEFINE_bool("evaluate_only", False, "Skip training; evaluate the existing runs and rewrite the report.")
 flags.DEFINE_enum("preset", "dissertation", ["dissertation", "quick", "tiny"],
                   "Model size: the published 256x144, or quick / tiny to test this script.")
 flags.DEFINE_float("holdout", 0.2, "Fraction of the clip, at its end, never trained on.")
-flags.DEFINE_string("runs", str(REPO / "runs" / "reproduce_vaegan"), "Workdirs, one per variant.")
-flags.DEFINE_string("docs", str(REPO / "docs" / "reproduction"), "The report goes to DOCS/vaegan.md, figures "
-                    "to DOCS/vaegan/.")
-flags.DEFINE_string("cache_dir", "", "Frame stores (default: videocore's cache).")
 flags.DEFINE_integer("every", 0, "Frames between the columns of the comparison strips (0: 8 columns per strip).")
 
 
@@ -65,13 +57,7 @@ def variant_config(key, steps, train_end):
         config.noise_schedule = configs.dissertation().noise_schedule
     else:  # quick / tiny: the published schedule too, so the variants mean the same at any size
         config.noise_schedule = (0.25, 0.25, 0.01, 0.01, 0.05, 0.05)
-    _, overrides = VARIANTS[key]
-    for name, value in overrides.items():
-        target = config
-        *parents, leaf = name.split(".")
-        for parent in parents:
-            target = target[parent]
-        target[leaf] = value
+    reports.apply_overrides(config, VARIANTS[key][1])
     epochs = len(config.noise_schedule)
     # Every schedule entry gets steps / epochs steps: one sample grid (Figures 5.1-5.6) per "epoch".
     config.data.steps_per_epoch = max(1, steps // epochs)
@@ -80,20 +66,6 @@ def variant_config(key, steps, train_end):
     config.loop.checkpoint_every_steps = config.data.steps_per_epoch
     config.num_samples = 6
     return config
-
-
-def save_jpeg(path, image):
-    """Saves an (H, W, 3) uint8 image as a JPEG under FIGURE_BYTES (lower quality, then smaller)."""
-    from videocore import summaries
-
-    return summaries.save_jpeg(path, image, FIGURE_BYTES)
-
-
-def step_time(workdir):
-    """Median training step time in seconds from the run's TensorBoard scalars, or None."""
-    from videocore import summaries
-
-    return summaries.median_step_time(workdir)  # the first step compiles: left out
 
 
 def strip(originals, outputs, picks, layout):
@@ -147,7 +119,7 @@ def evaluate(key, config, workdir, figures, held_out_start):
         "psnr": metrics.psnr(test_fake, test_real),
         "ssim": metrics.ssim(test_fake, test_real) if min(test_real.shape[1:3]) > 10 else float("nan"),
         "collapse": metrics.temporal_collapse_ratio(test_fake, test_real),
-        "step_time": step_time(workdir),
+        "step_time": reports.step_time(workdir),
     }
     names = {}
     grids = sorted((pathlib.Path(workdir) / "samples" / "x_xbar_xp").glob("*.png"))
@@ -155,17 +127,17 @@ def evaluate(key, config, workdir, figures, held_out_start):
     for epoch in range(1, len(config.noise_schedule) + 1):  # Figures 5.1-5.6: after each "epoch"
         grid = pathlib.Path(workdir) / "samples" / "x_xbar_xp" / f"{epoch * per_epoch:08d}.png"
         if grid.exists():
-            names[f"5.{epoch}"] = save_jpeg(figures / f"{key}_fig5_{epoch}.jpg", np.asarray(Image.open(grid))[..., :3])
+            names[f"5.{epoch}"] = reports.save_jpeg(figures / f"{key}_fig5_{epoch}.jpg", np.asarray(Image.open(grid))[..., :3])
     if grids and not names:
-        names["5.x"] = save_jpeg(figures / f"{key}_fig5_last.jpg", np.asarray(Image.open(grids[-1]))[..., :3])
+        names["5.x"] = reports.save_jpeg(figures / f"{key}_fig5_last.jpg", np.asarray(Image.open(grids[-1]))[..., :3])
     rows_of = lambda frames: np.array([index[i] for i in frames])  # noqa: E731
-    names["5.7"] = save_jpeg(figures / f"{key}_fig5_7.jpg", strip(originals, outputs,
+    names["5.7"] = reports.save_jpeg(figures / f"{key}_fig5_7.jpg", strip(originals, outputs,
                                                                    rows_of(range(0, half, every)[:8]), "alternating"))
-    names["5.8"] = save_jpeg(figures / f"{key}_fig5_8.jpg", strip(originals, outputs,
+    names["5.8"] = reports.save_jpeg(figures / f"{key}_fig5_8.jpg", strip(originals, outputs,
                                                                    rows_of(range(half, split, every)[:8]), "alternating"))
     collapse_every = max(1, (len(test_real) - 1) // 7)
     picks = np.asarray(held_out)[np.arange(0, len(test_real), collapse_every)[:8]]
-    names["6.4"] = save_jpeg(figures / f"{key}_fig6_4.jpg", strip(originals, outputs, picks, "rows"))
+    names["6.4"] = reports.save_jpeg(figures / f"{key}_fig6_4.jpg", strip(originals, outputs, picks, "rows"))
     results["figures"] = names
     results["every"], results["collapse_every"] = every, collapse_every
     return results
@@ -211,36 +183,17 @@ def report(rows, command, docs, train_end, duration):
                   f"Figure 6.4 style (held-out frames every {results['collapse_every']}; film on top, "
                   "reconstruction below):", "", f"![{key} 6.4](vaegan/{figures['6.4'].name})", ""]
     path = docs / "vaegan.md"
-    lines += [CLAIMS_HEADING, "", *written_claims(path, sorted({row[3] for row in rows}))]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines))
-    tmp.replace(path)
-    return path
+    budgets = [f"{steps} steps per variant" for steps in sorted({row[3] for row in rows})]
+    return reports.write_report(path, lines, reports.kept_section(path, CLAIMS_HEADING, CLAIMS_TEMPLATE, budgets))
 
 
 CLAIMS_HEADING = "## Which of the dissertation's claims hold"
-CLAIMS_TEMPLATE = [
+CLAIMS_TEMPLATE = [  # the placeholder of the kept, hand-written section
     "- 4.5.1: a falling noise schedule reduces temporal collapse (a vs b): _to be written from the table and "
     "figures above_.",
     "- 4.3.3: the learned similarity gives sharper reconstructions than pixel MSE (a vs c): _to be written_.",
     "- 6.1: static shots collapse into one representation (Figure 6.4 strips): _to be written_.",
-    "- 6.2: training is stable with the clipped objectives (losses in each run's TensorBoard): _to be written_.", ""]
-
-
-def written_claims(report, steps):
-    """The hand-written claims section of an earlier report (kept: only a person can judge the figures),
-    headed by a warning when it names none of the budgets now reported; else the template to write it from."""
-    if not report.exists():
-        return CLAIMS_TEMPLATE
-    text = report.read_text()
-    if CLAIMS_HEADING not in text or "_to be written" in text.split(CLAIMS_HEADING, 1)[1]:
-        return CLAIMS_TEMPLATE
-    body = text.split(CLAIMS_HEADING, 1)[1].strip("\n").split("\n")
-    warning = "> **Written for an earlier budget; re-read against the tables above.**"
-    if body and body[0] != warning and not any(f"{count} steps per variant" in text for count in steps):
-        body = [warning, ""] + body
-    return body + [""]
+    "- 6.2: training is stable with the clipped objectives (losses in each run's TensorBoard): _to be written_."]
 
 
 def main(argv):
@@ -253,8 +206,7 @@ def main(argv):
     info = video.probe(FLAGS.video)
     train_end = round(float(info.duration) * (1 - FLAGS.holdout), 3)
     runs, docs = pathlib.Path(FLAGS.runs), pathlib.Path(FLAGS.docs)
-    command = "python bench/reproduce_vaegan.py " + " ".join(
-        shlex.quote(arg) for arg in sys.argv[1:] if not arg.startswith("--evaluate_only"))
+    command = reports.command_line("vaegan")
     for key in FLAGS.variants:
         name, _ = VARIANTS[key]
         workdir = runs / key
@@ -268,7 +220,7 @@ def main(argv):
                 return
         elif not (workdir / "checkpoints").is_dir():
             raise errors.CheckpointError(f"{workdir}: no run to evaluate; train it first (without --evaluate_only)")
-        trained = trained_steps(workdir)
+        trained = reports.trained_steps(workdir)
         results = cached_results(workdir, trained)
         if results is None:
             results = evaluate(key, config, workdir, docs / "vaegan", train_end)
@@ -279,43 +231,33 @@ def main(argv):
         rows = []
         for other in VARIANTS:
             other_dir = runs / other
-            other_results = cached_results(other_dir, trained_steps(other_dir)) if other_dir.is_dir() else None
+            other_results = cached_results(other_dir, reports.trained_steps(other_dir)) if other_dir.is_dir() else None
             if other_results is not None:
                 rows.append((other, VARIANTS[other][0], variant_config(other, FLAGS.steps, train_end),
-                             trained_steps(other_dir), other_results))
+                             reports.trained_steps(other_dir), other_results))
         print(f"wrote {report(rows, command.strip(), docs, train_end, float(info.duration))}", flush=True)
 
 
 RESULTS_FILE = "reproduction.json"
 
 
-def trained_steps(workdir):
-    """The step of the newest checkpoint in `workdir`, 0 without one."""
-    from videocore import workdir as workdirs
-
-    return workdirs.trained_steps(workdir)
+def identity(trained):
+    """What a variant's cached evaluation depends on besides its run: the checkpoint, the clip, the split."""
+    return {"step": trained, "video": FLAGS.video, "holdout": FLAGS.holdout}
 
 
 def cached_results(workdir, trained):
     """The results `evaluate` wrote for this checkpoint, clip and hold-out, or None (then evaluate again)."""
-    path = pathlib.Path(workdir) / RESULTS_FILE
-    if not path.is_file():
-        return None
-    saved = json.loads(path.read_text())
-    if (saved.get("step"), saved.get("video"), saved.get("holdout")) != (trained, FLAGS.video, FLAGS.holdout):
-        return None
-    results = saved["results"]
-    results["figures"] = {label: pathlib.Path(name) for label, name in results["figures"].items()}
+    results = reports.load_results(pathlib.Path(workdir) / RESULTS_FILE, identity(trained))
+    if results is not None:
+        results["figures"] = {label: pathlib.Path(name) for label, name in results["figures"].items()}
     return results
 
 
 def save_results(workdir, trained, results):
-    from videocore import files
+    saved = {**results, "figures": {label: str(name) for label, name in results["figures"].items()}}
+    reports.save_results(pathlib.Path(workdir) / RESULTS_FILE, identity(trained), saved)
 
-    saved = {"step": trained, "video": FLAGS.video, "holdout": FLAGS.holdout,
-             "results": {**results, "figures": {label: str(name) for label, name in results["figures"].items()}}}
-    with files.atomic_path(pathlib.Path(workdir) / RESULTS_FILE) as temp:
-        temp.write_text(json.dumps(saved, indent=1, default=float))
 
 if __name__ == "__main__":
     cli.run(main)

@@ -1,4 +1,4 @@
-"""bench/reproduce_relive.py end to end at the quick size: trains, resumes, evaluates, writes the report and figures."""
+"""python -m reproduce.relive end to end at the quick size: trains, resumes, evaluates, writes the report and figures."""
 
 import pathlib
 import re
@@ -9,11 +9,12 @@ import pytest
 
 from videocore import video
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "bench" / "reproduce_relive.py"
+REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def run(*args):
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=1200)
+    return subprocess.run([sys.executable, "-m", "reproduce.relive", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=1200)
 
 
 @pytest.mark.slow

@@ -1,9 +1,9 @@
 """Reproduces "Neural Dream Videos" as published beside our pipeline and writes docs/reproduction/neural_dream.md.
 
-    python bench/reproduce_neural_dream.py                          # both pipelines at the default budgets
-    python bench/reproduce_neural_dream.py --ours_vaegan_steps=4000  # later: resume and extend the same runs
-    python bench/reproduce_neural_dream.py --evaluate_only          # re-make the report from the runs
-    python bench/reproduce_neural_dream.py --preset=tiny --video=<clip> --runs=/tmp/r --docs=/tmp/d   # tests
+    python -m reproduce.neural_dream                          # both pipelines at the default budgets
+    python -m reproduce.neural_dream --ours_vaegan_steps=4000  # later: resume and extend the same runs
+    python -m reproduce.neural_dream --evaluate_only          # re-make the report from the runs
+    python -m reproduce.neural_dream --preset=tiny --video=<clip> --runs=/tmp/r --docs=/tmp/d   # tests
 
 Two pipelines, each trained on the first (1 - holdout) of the clip's frames; the rest is held out:
   seed  the author's notebook: `vae_mlp` (whole frames at 128x128, MLP 256-256, z of 64, no adversarial
@@ -15,32 +15,29 @@ resumes them up to the new budget. Per pipeline, on the held-out frames: next-la
 copy-last and linear extrapolation in its own latent space, the decoded next-frame PSNR, the
 autoencoder's reconstruction, and dreams seeded at the first held-out frames (motion, jerk, collapse).
 Figures (JPEG < 150 KB) go to docs/reproduction/neural_dream/. A "## What this shows" section already in
-the report is kept when the tables are re-made.
+the report is kept when the tables are re-made. (The comparison of sequence models over mu and z that
+bench/eval_dream_sequence.py used to make is in git history; this report is what replaced it.)
 """
 
-import json
 import pathlib
-import shlex
-import sys
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+import numpy as np
+from absl import flags
 
-import numpy as np  # noqa: E402
-from absl import flags  # noqa: E402
+from videocore import cli  # (importing it quietens TensorFlow's C++ start-up lines)
 
-from videocore import cli  # noqa: E402  (importing it quietens TensorFlow's C++ start-up lines)
+from reproduce import report as reports
 
 PIPELINES = {
     "seed": "seed as published: vae_mlp VAE -> juliani LSTM",
     "ours": "ours: VAE-GAN (quick) -> MDN-LSTM (default)",
 }
-FIGURE_BYTES = 150_000
 RESULTS_FILE = "reproduce_neural_dream.json"
 KEPT_SECTION = "## What this shows"
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("video", str(REPO.parent / "shared" / "data" / "one-by-one-person-detection.mp4"),
+reports.define_run_flags("neural_dream")
+flags.DEFINE_string("video", str(reports.SHARED_DATA / "one-by-one-person-detection.mp4"),
                     "The clip to train on and hold frames out of.")
 flags.DEFINE_list("pipelines", list(PIPELINES), "Which pipelines: seed, ours.")
 flags.DEFINE_float("holdout", 0.2, "Fraction of the clip's frames, at its end, never trained on.")
@@ -50,12 +47,7 @@ flags.DEFINE_integer("ours_vaegan_steps", 2000, "Steps of our VAE-GAN (quick pre
 flags.DEFINE_integer("ours_sequence_steps", 2000, "Steps of our sequence model (default preset: 20,000).")
 flags.DEFINE_integer("dream_frames", 200, "Frames of the measured dreams (at most the held-out frames).")
 flags.DEFINE_integer("long_dream_frames", 1000, "Frames of the long dreams (the notebook generates 1,000).")
-flags.DEFINE_bool("evaluate_only", False, "Skip training; evaluate the existing runs and rewrite the report.")
 flags.DEFINE_enum("preset", "full", ["full", "tiny"], "Model sizes: as named above, or tiny to test this script.")
-flags.DEFINE_string("runs", str(REPO / "runs" / "reproduce_neural_dream"), "Workdirs, two per pipeline.")
-flags.DEFINE_string("docs", str(REPO / "docs" / "reproduction"),
-                    "The report goes to DOCS/neural_dream.md, figures to DOCS/neural_dream/.")
-flags.DEFINE_string("cache_dir", "", "Frame stores (default: videocore's cache).")
 
 
 # ----------------------------------------------------------------------------- configs
@@ -123,9 +115,7 @@ def workdirs_of(key):
 
 def trained_step(workdir):
     """The step of the newest checkpoint in `workdir`; 0 without one."""
-    from videocore import workdir as workdirs
-
-    return workdirs.trained_steps(workdir)
+    return reports.trained_steps(workdir)
 
 
 def decode(codec, z, batch_size=64):
@@ -228,10 +218,10 @@ def evaluate(key, autoencoder_workdir, sequence_workdir, figures):
     names = {
         "dream": summaries.save_jpeg(figures / f"{key}_dream.jpg",
                                      strip([real_span[::every], reconstructed_span[::every], dreamed[::every]],
-                                           8, scale), FIGURE_BYTES).name,
+                                           8, scale), reports.FIGURE_BYTES).name,
         "long_dream": summaries.save_jpeg(figures / f"{key}_long_dream.jpg",
                                           strip([long_dream[::max(1, len(long_dream) // 8)]], 8, scale),
-                                          FIGURE_BYTES).name,
+                                          reports.FIGURE_BYTES).name,
     }
     return {
         "latent_dim": int(stream.latent_dim), "frame_size": list(codec.size), "aspect": codec.aspect,
@@ -279,14 +269,13 @@ def budget(key, autoencoder_workdir, sequence_workdir, train_frames):
             "sequence_step_time": summaries.median_step_time(sequence_workdir), "train_frames": train_frames}
 
 
+def results_path(key):
+    return pathlib.Path(FLAGS.runs) / f"{key}_{RESULTS_FILE}"
+
+
 def cached_results(key):
     """The results saved for pipeline `key` if they belong to its newest checkpoints and these flags."""
-    autoencoder_workdir, sequence_workdir = workdirs_of(key)
-    path = pathlib.Path(FLAGS.runs) / f"{key}_{RESULTS_FILE}"
-    if not path.is_file():
-        return None
-    saved = json.loads(path.read_text())
-    return saved["results"] if saved.get("identity") == identity(key) else None
+    return reports.load_results(results_path(key), identity(key))
 
 
 def identity(key):
@@ -297,10 +286,7 @@ def identity(key):
 
 
 def save_results(key, results):
-    from videocore import files
-
-    with files.atomic_path(pathlib.Path(FLAGS.runs) / f"{key}_{RESULTS_FILE}") as temp:
-        temp.write_text(json.dumps({"identity": identity(key), "results": results}, indent=1, default=float))
+    reports.save_results(results_path(key), identity(key), results)
 
 
 # ----------------------------------------------------------------------------- the report
@@ -312,8 +298,6 @@ def _seconds(value):
 
 def report(rows, command, docs):
     """docs/neural_dream.md from [(key, results)], keeping a hand-written KEPT_SECTION already in it."""
-    from videocore import files
-
     path = docs / "neural_dream.md"
     first = rows[0][1]
     lines = [
@@ -428,14 +412,7 @@ def report(rows, command, docs):
                   f"![{key} dream](neural_dream/{r['figures']['dream']})", "",
                   f"The {r['long_dream_frames']}-frame dream, every {max(1, r['long_dream_frames'] // 8)} frames:", "",
                   f"![{key} long dream](neural_dream/{r['figures']['long_dream']})", ""]
-    kept = [KEPT_SECTION, "", "_To be written from the tables and figures above._", ""]
-    if path.is_file():
-        old = path.read_text()
-        if KEPT_SECTION in old:
-            kept = [old[old.index(KEPT_SECTION):].rstrip("\n"), ""]
-    with files.atomic_path(path) as temp:
-        temp.write_text("\n".join(lines + kept))
-    return path
+    return reports.write_report(path, lines, reports.kept_section(path, KEPT_SECTION))
 
 
 def first_size(rows, key):
@@ -461,8 +438,7 @@ def main(argv):
     cut = count - int(round(count * FLAGS.holdout))  # as the latent streams split (LatentSequence.split)
     train_end = (cut - 0.5) / float(info.fps)  # frames 0..cut-1: the autoencoders never see a held-out frame
     runs, docs = pathlib.Path(FLAGS.runs), pathlib.Path(FLAGS.docs)
-    command = "python bench/reproduce_neural_dream.py " + " ".join(
-        shlex.quote(arg) for arg in sys.argv[1:] if not arg.startswith("--evaluate_only"))
+    command = reports.command_line("neural_dream")
     for key in FLAGS.pipelines:
         autoencoder_workdir, sequence_workdir = workdirs_of(key)
         if not FLAGS.evaluate_only:

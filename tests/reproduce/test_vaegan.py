@@ -1,4 +1,4 @@
-"""bench/reproduce_vaegan.py end to end at a tiny size: trains, resumes, evaluates, writes the report and figures."""
+"""python -m reproduce.vaegan end to end at a tiny size: trains, resumes, evaluates, writes the report and figures."""
 
 import pathlib
 import re
@@ -9,11 +9,12 @@ import pytest
 
 from videocore import video
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "bench" / "reproduce_vaegan.py"
+REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def run(*args):
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=1200)
+    return subprocess.run([sys.executable, "-m", "reproduce.vaegan", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=1200)
 
 
 @pytest.mark.slow
@@ -61,16 +62,21 @@ def test_bad_flags_and_missing_runs_are_one_line(tmp_path):
 
 
 def test_a_hand_written_claims_section_survives_regeneration(tmp_path):
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import reproduce_vaegan
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-    report = tmp_path / "vaegan.md"
-    assert reproduce_vaegan.written_claims(report, [36]) == reproduce_vaegan.CLAIMS_TEMPLATE  # no report yet
-    report.write_text("# R\n\n" + reproduce_vaegan.CLAIMS_HEADING + "\n\n" + "\n".join(reproduce_vaegan.CLAIMS_TEMPLATE))
-    assert reproduce_vaegan.written_claims(report, [36]) == reproduce_vaegan.CLAIMS_TEMPLATE  # still unwritten
-    report.write_text(f"# R\n\n{reproduce_vaegan.CLAIMS_HEADING}\n\nAt **36 steps per variant** nothing holds yet.\n")
-    assert reproduce_vaegan.written_claims(report, [36]) == ["At **36 steps per variant** nothing holds yet.", ""]
-    stale = reproduce_vaegan.written_claims(report, [120])  # the runs went on: the text is kept, flagged
-    assert stale[0].startswith("> **Written for an earlier budget") and stale[2].startswith("At **36 steps")
+    from reproduce import report as reports
+    from reproduce import vaegan
+
+    path = tmp_path / "vaegan.md"
+    template = [vaegan.CLAIMS_HEADING, "", *vaegan.CLAIMS_TEMPLATE]
+    kept = lambda steps: reports.kept_section(path, vaegan.CLAIMS_HEADING, vaegan.CLAIMS_TEMPLATE,  # noqa: E731
+                                              [f"{steps} steps per variant"])
+    assert kept(36) == template  # no report yet
+    reports.write_report(path, ["# R", ""], template)
+    assert kept(36) == template  # still unwritten
+    written = [vaegan.CLAIMS_HEADING, "", "At **36 steps per variant** nothing holds yet."]
+    reports.write_report(path, ["# R", ""], written)
+    assert kept(36) == written
+    stale = kept(120)  # the runs went on: the text is kept, flagged
+    assert stale[0] == vaegan.CLAIMS_HEADING and stale[2].startswith("> **Written for an earlier budget")
+    assert stale[-1].startswith("At **36 steps")
+    reports.write_report(path, ["# R, rewritten at 120 steps", ""], stale)
+    assert kept(120) == stale  # flagged once, not once per rewrite

@@ -1,4 +1,4 @@
-"""bench/reproduce_neural_dream.py end to end at a tiny size: both pipelines train, resume, evaluate and report."""
+"""python -m reproduce.neural_dream end to end at a tiny size: both pipelines train, resume, evaluate and report."""
 
 import pathlib
 import re
@@ -9,11 +9,12 @@ import pytest
 
 from videocore import video
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "bench" / "reproduce_neural_dream.py"
+REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def run(*args):
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=1200)
+    return subprocess.run([sys.executable, "-m", "reproduce.neural_dream", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=1200)
 
 
 @pytest.mark.slow  # two autoencoders and two sequence models on a bundled clip: 7 minutes under load here

@@ -1,15 +1,16 @@
-"""bench/eval_predictor.py end to end on bundled clips: trains, scores roll-outs against copying, writes the table."""
+"""python -m reproduce.relive_predictor end to end on bundled clips: trains, scores roll-outs against copying, writes the table."""
 
 import json
 import pathlib
 import subprocess
 import sys
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "bench" / "eval_predictor.py"
+REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def run(*args):
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=1200)
+    return subprocess.run([sys.executable, "-m", "reproduce.relive_predictor", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=1200)
 
 
 def test_scores_the_untrained_and_a_trained_predictor_against_copying_on_an_unseen_clip(tmp_path):

@@ -1,7 +1,9 @@
 """Trains relive next-frame predictors on some clips and scores their roll-outs on a video none of them saw.
 
-    python bench/eval_predictor.py [--steps=400] [--seed_steps=100] [--models=predictor,seed]
-        [--train=A.mp4,bundled:bikes] [--test=walk.mkv] [--workdir=runs/eval_predictor]
+Its table and roll-out strip are what docs/reproduction/relive_predictor_table.md reports.
+
+    python -m reproduce.relive_predictor [--steps=400] [--seed_steps=100] [--models=predictor,seed]
+        [--train=A.mp4,bundled:bikes] [--test=walk.mkv] [--workdir=runs/reproduce_relive_predictor]
 
 Every model trains on --train (a relive data.source list; the last 10 % of each video is its
 validation split, used by the `predictor` preset to keep its best checkpoint) and is then rolled
@@ -24,30 +26,28 @@ A workdir already holding a model's run resumes it (or just scores it when it ha
 
 import json
 import pathlib
-import sys
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from absl import flags
+import numpy as np
+import PIL.Image
 
-from absl import flags  # noqa: E402
-import numpy as np  # noqa: E402
-import PIL.Image  # noqa: E402
+from videocore import cli  # (before TensorFlow loads: it quiets TF's start-up chatter)
 
-from videocore import cli  # noqa: E402  (before TensorFlow loads: it quiets TF's start-up chatter)
+from relive import configs
+from relive import evaluate
+from relive import inputs
+from relive import models
+from relive import sample
+from relive import train
+from reproduce import report as reports
+from videocore import checkpoint
+from videocore import errors
+from videocore import files
+from videocore import framestore
+from videocore import summaries
 
-from relive import configs  # noqa: E402
-from relive import evaluate  # noqa: E402
-from relive import inputs  # noqa: E402
-from relive import models  # noqa: E402
-from relive import sample  # noqa: E402
-from relive import train  # noqa: E402
-from videocore import checkpoint  # noqa: E402
-from videocore import errors  # noqa: E402
-from videocore import files  # noqa: E402
-from videocore import framestore  # noqa: E402
-from videocore import summaries  # noqa: E402
-
-SHARED = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = reports.SHARED_DATA
 TRAIN = ",".join([str(SHARED / "one-by-one-person-detection.mp4"), "bundled:bikes", "bundled:carphone",
                   "bundled:bigbuckbunny"])
 TEST = SHARED / "walk.mkv"
@@ -152,12 +152,9 @@ def strip_image(clip, predictions, path, scale=2):
 
 def table_lines(rows):
     """Markdown table lines of {name: {"psnr_k": .., "ssim_k": ..}}, rows in order."""
-    header = "| model | " + " | ".join(f"PSNR {k}" for k in STEPS) + " | " + " | ".join(f"SSIM {k}" for k in STEPS)
-    lines = [header + " |", "|" + "---|" * (1 + 2 * len(STEPS))]
-    for name, scores in rows.items():
-        cells = [f"{scores[f'psnr_{k}']:.2f}" for k in STEPS] + [f"{scores[f'ssim_{k}']:.4f}" for k in STEPS]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return lines
+    header = ["model"] + [f"PSNR {k}" for k in STEPS] + [f"SSIM {k}" for k in STEPS]
+    return reports.table(header, [[name] + [f"{scores[f'psnr_{k}']:.2f}" for k in STEPS]
+                                  + [f"{scores[f'ssim_{k}']:.4f}" for k in STEPS] for name, scores in rows.items()])
 
 
 FLAGS = flags.FLAGS
@@ -168,7 +165,8 @@ flags.DEFINE_integer("steps", 400, "Steps of the predictor preset and its varian
 flags.DEFINE_integer("seed_steps", 100, "Steps of the seed predictors.")
 flags.DEFINE_integer("eval_every", 50, "Validation roll-out (and checkpoint) every this many steps.")
 flags.DEFINE_integer("hop", 1, "Frames between test windows.")
-flags.DEFINE_string("workdir", "runs/eval_predictor", "Runs and the JSON table go here.")
+flags.DEFINE_string("workdir", str(reports.REPO / "runs" / "reproduce_relive_predictor"),
+                    "Runs and the JSON table go here.")
 
 
 def main(argv):
@@ -193,7 +191,7 @@ def main(argv):
         figures = ", ".join(f"{key} {value:.3f}" for key, value in scores["predictor"].items())
         print(f"{name}: {steps} steps, {minutes:.1f} min; {figures}")
     result = {"train": args.train, "test": args.test, "test_windows": len(clips), "context_frames": CONTEXT,
-              "rollout_steps": list(STEPS), "rows": rows, "runs": runs, "command": " ".join(sys.argv)}
+              "rollout_steps": list(STEPS), "rows": rows, "runs": runs, "command": reports.command_line("relive_predictor")}
     root.mkdir(parents=True, exist_ok=True)
     with files.atomic_path(root / "predictor_table.json") as temp:
         temp.write_text(json.dumps(result, indent=2))

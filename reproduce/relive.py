@@ -1,11 +1,11 @@
 """Reproduces (Re)Live Photos' GANs on a real clip and writes docs/reproduction/relive.md.
 
-    python bench/reproduce_relive.py --steps=800                     # a, b, c at the demo preset's size
-    python bench/reproduce_relive.py --steps=1600                    # later: resume and extend the same runs
-    python bench/reproduce_relive.py --steps=800 --variant_steps=a=1200
-    python bench/reproduce_relive.py --evaluate_only                 # re-make the report from the runs
-    python bench/reproduce_relive.py --config=relive/configs.py:seed --steps=100   # the poster's 32x64x64
-    python bench/reproduce_relive.py --config=relive/configs.py:quick --steps=4 --runs=/tmp/r --docs=/tmp/d
+    python -m reproduce.relive --steps=800                     # a, b, c at the demo preset's size
+    python -m reproduce.relive --steps=1600                    # later: resume and extend the same runs
+    python -m reproduce.relive --steps=800 --variant_steps=a=1200
+    python -m reproduce.relive --evaluate_only                 # re-make the report from the runs
+    python -m reproduce.relive --config=relive/configs.py:seed --steps=100   # the poster's 32x64x64
+    python -m reproduce.relive --config=relive/configs.py:quick --steps=4 --runs=/tmp/r --docs=/tmp/d
 
 Variants, each trained on the first 80 % of every video's frames (the last 20 % are held out):
   a  WGAN with weight clipping (the seed: critic with batch norm, RMSProp 5e-5, c = 0.01);
@@ -16,23 +16,20 @@ Workdirs live in runs/reproduce_relive/<variant> (git-ignored): a later run resu
 new step count. Each variant's evaluation is cached beside its run (reproduction.json) and redone
 only when the checkpoint changed. Figures (PNG or JPEG < 150 KB) go to docs/reproduction/relive/.
 Hand-written text between the report's HAND_WRITTEN markers survives a rewrite; the predictor
-table of docs/reproduction/relive_predictor_table.md is copied in when that file exists.
+table of docs/reproduction/relive_predictor_table.md (reproduce/relive_predictor.py) is copied in when
+that file exists. The FID and next-frame checks bench/eval_relive.py used to make are these and that.
 """
 
-import io
 import json
 import pathlib
-import shlex
-import sys
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+import numpy as np
+from absl import flags
 
-import numpy as np  # noqa: E402
-from absl import flags  # noqa: E402
+from videocore import cli  # (importing it quietens TensorFlow's C++ start-up lines)
 
-from videocore import cli  # noqa: E402  (importing it quietens TensorFlow's C++ start-up lines)
+from reproduce import report as reports
 
 VARIANTS = {
     "a": ("WGAN, weight clipping (the seed)", {"model": "wgan", "critic.penalty": "clip"}),
@@ -40,27 +37,22 @@ VARIANTS = {
     "c": ("conditional WGAN-GP, middle frame", {"model": "conditional", "critic.penalty": "gradient",
                                                 "clip.condition_frame": "middle"}),
 }
-FIGURE_BYTES = 150_000
 RESULTS_FILE = "reproduction.json"
 REFERENCE_FILE = "reference.npz"
-BEGIN_NOTES, END_NOTES = "<!-- HAND_WRITTEN: begin -->", "<!-- HAND_WRITTEN: end -->"
+NOTES_HEADING = "## What this shows and what it does not"
 NOISE_SEED = 7  # of the noise behind every evaluated clip (the sample grids use config.sample.seed)
 
 FLAGS = flags.FLAGS
+reports.define_run_flags("relive")
 cli.config_flag("relive/configs.py:demo", "Sizes and optimizers; the variants set model, penalty and condition frame.")
-flags.DEFINE_string("video", str(REPO.parent / "shared" / "data" / "one-by-one-person-detection.mp4"),
+flags.DEFINE_string("video", str(reports.SHARED_DATA / "one-by-one-person-detection.mp4"),
                     "The footage to train on (any relive data.source).")
 flags.DEFINE_integer("steps", 800, "Generator steps per variant (each with critic.steps critic updates).")
 flags.DEFINE_list("variant_steps", [], "Per-variant step counts overriding --steps, e.g. a=1200,c=600.")
 flags.DEFINE_list("variants", ["a", "b", "c"], "Which variants: a (clip), b (GP), c (conditional GP).")
-flags.DEFINE_bool("evaluate_only", False, "Skip training; evaluate the existing runs and rewrite the report.")
 flags.DEFINE_float("holdout", 0.2, "Fraction at the end of every video never trained on.")
 flags.DEFINE_string("predictor_workdir", "", "A trained relive predictor run: its roll-out of the photo is "
                     "added to the report.")
-flags.DEFINE_string("runs", str(REPO / "runs" / "reproduce_relive"), "Workdirs, one per variant.")
-flags.DEFINE_string("docs", str(REPO / "docs" / "reproduction"), "The report goes to DOCS/relive.md, figures to "
-                    "DOCS/relive/.")
-flags.DEFINE_string("cache_dir", "", "Frame stores (default: videocore's cache).")
 
 
 def variant_steps():
@@ -78,14 +70,7 @@ def variant_steps():
 
 def variant_config(key, steps):
     """--config with the variant's model, penalty and condition frame, the footage and the budget."""
-    config = FLAGS.config.copy_and_resolve_references()
-    _, overrides = VARIANTS[key]
-    for name, value in overrides.items():
-        target = config
-        *parents, leaf = name.split(".")
-        for parent in parents:
-            target = target[parent]
-        target[leaf] = value
+    config = reports.apply_overrides(FLAGS.config.copy_and_resolve_references(), VARIANTS[key][1])
     config.data.source = FLAGS.video
     config.data.holdout_fraction = FLAGS.holdout
     config.data.cache_dir = FLAGS.cache_dir
@@ -105,32 +90,6 @@ def size_of(config):
 # ----------------------------------------------------------------------------- figures
 
 
-def save_figure(path, image):
-    """Saves an (H, W, 3) uint8 image as PNG if under FIGURE_BYTES, else as the best JPEG under it (same stem).
-    Returns the path written; never leaves a half-written file."""
-    from PIL import Image
-
-    from videocore import files
-
-    picture = Image.fromarray(image)
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in (path.with_suffix(".png"), path.with_suffix(".jpg")):
-        stale.unlink(missing_ok=True)  # a figure that changed format must not leave the old one behind
-    attempts = [("PNG", {}, ".png")] + [("JPEG", {"quality": quality}, ".jpg") for quality in (92, 85, 75, 65)]
-    for _ in range(6):
-        for kind, options, suffix in attempts:
-            buffer = io.BytesIO()
-            picture.save(buffer, kind, **options)
-            if buffer.tell() < FIGURE_BYTES:
-                target = path.with_suffix(suffix)
-                with files.atomic_path(target) as temp:
-                    temp.write_bytes(buffer.getvalue())
-                return target
-        picture = picture.resize((picture.width * 3 // 4, picture.height * 3 // 4), Image.LANCZOS)
-    raise RuntimeError(f"{path}: cannot get the figure under {FIGURE_BYTES} bytes")
-
-
 def strip_figure(clips, columns=8, scale=2):
     """Each clip (N, T, H, W, 3) as a row of `columns` evenly spaced frames, enlarged `scale` times (nearest)."""
     from relive import sample
@@ -140,13 +99,6 @@ def strip_figure(clips, columns=8, scale=2):
 
 
 # ----------------------------------------------------------------------------- measurements
-
-
-def step_time(workdir):
-    """Median logged training step time in seconds (the first logged step, which compiles, left out), or None."""
-    from videocore import summaries
-
-    return summaries.median_step_time(workdir)
 
 
 def wasserstein_by_quarter(workdir):
@@ -160,13 +112,6 @@ def wasserstein_by_quarter(workdir):
         return []
     quarters = np.array_split(np.array([(step, float(value)) for step, _, value in values]), 4)
     return [(int(part[-1, 0]), float(part[:, 1].mean())) for part in quarters if len(part)]
-
-
-def trained_steps(workdir):
-    """The step of the newest checkpoint in `workdir`, 0 without one."""
-    from videocore import workdir as workdirs
-
-    return workdirs.trained_steps(workdir)
 
 
 def frames_of(clips):
@@ -245,7 +190,7 @@ def evaluate_variant(key, config, workdir, ref, figures):
     generator = sample.load_networks(config, workdir)["generator"]
     keras.utils.set_random_seed(config.loop.seed)  # the same untrained weights at every evaluation
     untrained = sample.NETWORKS[config.model]["generator"](config)
-    results = {"frames": int(len(real) * config.clip.num_frames), "step_time": step_time(workdir),
+    results = {"frames": int(len(real) * config.clip.num_frames), "step_time": reports.step_time(workdir),
                "wasserstein": wasserstein_by_quarter(workdir)}
     for prefix, network in (("", generator), ("untrained_", untrained)):
         clips = sample.generate(network, noise, photos)
@@ -277,13 +222,13 @@ def write_figures(key, config, workdir, generator, ref, figures):
     names = {}
     if config.model != "conditional":
         clips = sample.generate(generator, sample.fixed_noise(config, 8))  # the training's own sample noise
-        names["samples"] = save_figure(figures / f"{key}_samples", strip_figure(clips))
+        names["samples"] = reports.save_figure(figures / f"{key}_samples", strip_figure(clips))
         return {label: path.name for label, path in names.items()}
     picks = np.linspace(0, len(real) - 1, 4).round().astype(int)
     photos = models.condition_frame(real[picks], config.clip.condition_frame)
     generated = sample.generate(generator, sample.fixed_noise(config, len(picks)), photos)
     pairs = np.stack([real[picks], generated], axis=1).reshape((-1,) + real.shape[1:])
-    names["samples"] = save_figure(figures / f"{key}_samples", strip_figure(pairs))
+    names["samples"] = reports.save_figure(figures / f"{key}_samples", strip_figure(pairs))
     photo, source = photo_strip(key, config, generator, ref, figures)
     if photo is not None:
         names["photo"] = photo
@@ -333,7 +278,7 @@ def photo_strip(key, config, generator, ref, figures):
     generated = sample.generate(generator, sample.fixed_noise(config, 3, seed=NOISE_SEED + 1), photos)
     still = np.repeat(photo[None, None], config.clip.num_frames, axis=1)
     rows = np.concatenate([ref["clips"][clip:clip + 1], still, generated])
-    written = save_figure(figures / f"{key}_photo", strip_figure(rows))
+    written = reports.save_figure(figures / f"{key}_photo", strip_figure(rows))
     return written, f"frame {frame} ({frame / video_fps():.1f} s), `{path.name}`"
 
 
@@ -362,38 +307,36 @@ def predictor_strip(config, figures):
     rolled = tf.cast(predictor.rollout(tf.constant(photo[None]), run.sample.rollout_frames), tf.float32).numpy()
     clip = np.concatenate([photo[None, None], rolled], axis=1)
     still = np.repeat(photo[None, None], clip.shape[1], axis=1)
-    path = save_figure(figures / "predictor_photo", strip_figure(np.concatenate([still, clip])))
-    shown = workdir.resolve().relative_to(REPO) if workdir.resolve().is_relative_to(REPO) else workdir
-    return {"figure": path.name, "workdir": str(shown), "step": trained_steps(workdir), "photo": photo_path.name,
+    path = reports.save_figure(figures / "predictor_photo", strip_figure(np.concatenate([still, clip])))
+    shown = workdir.resolve().relative_to(reports.REPO) if workdir.resolve().is_relative_to(reports.REPO) else workdir
+    return {"figure": path.name, "workdir": str(shown), "step": reports.trained_steps(workdir), "photo": photo_path.name,
             "size": f"{run.clip.frame_size}x{run.clip.frame_size}", "rollout": int(run.sample.rollout_frames)}
 
 
 # ----------------------------------------------------------------------------- cache
 
 
+def identity(trained):
+    """What a variant's cached evaluation depends on besides its run: the checkpoint, the footage, the split."""
+    return {"step": trained, "video": FLAGS.video, "holdout": FLAGS.holdout}
+
+
 def cached_results(workdir, trained):
     """The results saved for this checkpoint, footage and hold-out, or None (then evaluate again)."""
+    return reports.load_results(pathlib.Path(workdir) / RESULTS_FILE, identity(trained))
+
+
+def previous_results(workdir):
+    """The last results saved for the run, whatever its checkpoint then ({} without any)."""
     path = pathlib.Path(workdir) / RESULTS_FILE
-    if not path.is_file():
-        return None
-    saved = json.loads(path.read_text())
-    if (saved.get("step"), saved.get("video"), saved.get("holdout")) != (trained, FLAGS.video, FLAGS.holdout):
-        return None
-    return saved
+    return json.loads(path.read_text()).get("results", {}) if path.is_file() else {}
 
 
 def save_results(workdir, saved):
-    from videocore import files
-
-    with files.atomic_path(pathlib.Path(workdir) / RESULTS_FILE) as temp:
-        temp.write_text(json.dumps(saved, indent=1, default=float))
+    reports.save_results(pathlib.Path(workdir) / RESULTS_FILE, identity(saved["step"]), saved)
 
 
 # ----------------------------------------------------------------------------- report
-
-
-def number(value, digits=1):
-    return "n/a" if value is None else f"{value:.{digits}f}"
 
 
 def table(rows, ref):
@@ -415,19 +358,10 @@ def table(rows, ref):
         if conditional:
             lines.append(f"| ({key}) baseline: the photo, still | – | – | {results['still_fid']:.1f} | 0.00 ± 0.00 | – "
                          f"| {results['still_psnr']:.2f} |")
-        lines.append(f"| **({key}) {name}** | {saved['step']} | {number(results['step_time'], 2)} | "
+        lines.append(f"| **({key}) {name}** | {saved['step']} | {reports.number(results['step_time'], 2)} | "
                      f"**{results['fid']:.1f}** | {results['change']:.2f} ± {results['change_std']:.2f} | "
-                     f"{results['spread']:.1f} | {number(results.get('psnr'), 2) if conditional else '–'} |")
+                     f"{results['spread']:.1f} | {reports.number(results.get('psnr'), 2) if conditional else '–'} |")
     return lines
-
-
-def hand_written(path):
-    """The text between the HAND_WRITTEN markers of an existing report, or a placeholder."""
-    if path.is_file():
-        text = path.read_text()
-        if BEGIN_NOTES in text and END_NOTES in text:
-            return text.split(BEGIN_NOTES, 1)[1].split(END_NOTES, 1)[0].strip("\n")
-    return "## What this shows and what it does not\n\n_To be written from the table and figures above._"
 
 
 def predictor_table(path):
@@ -528,7 +462,7 @@ def report(rows, ref, config, docs, predictor):
             lines += [f"({key}) {name}, step {saved['step']}: 8 clips from the noise the run's own sample grids use, "
                       f"each a row of 8 evenly spaced frames of {config.clip.num_frames}.", "",
                       f"![{key} samples](relive/{saved['results']['figures']['samples']})", ""]
-    real_figure = save_figure(docs / "relive" / "real_held_out",
+    real_figure = reports.save_figure(docs / "relive" / "real_held_out",
                               strip_figure(ref["clips"][np.linspace(0, len(ref["clips"]) - 1, 8).round().astype(int)]))
     lines += ["Real held-out clips for comparison (8 of them, evenly spread over the held-out span):", "",
               f"![real held-out clips](relive/{real_figure.name})", ""]
@@ -544,23 +478,16 @@ def report(rows, ref, config, docs, predictor):
                       "a photo (centre crop, resize). Rows: the real clip around it, the still photo, and three "
                       "clips the conditional model generates around it from other noise.", "",
                       f"![photo relived](relive/{figures['photo']})", ""]
-    lines += [BEGIN_NOTES, hand_written(path), END_NOTES, ""]
-    lines += predictor_section(docs, predictor)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines))
-    tmp.replace(path)
-    return path
+    lines += [reports.BEGIN_KEPT, *reports.kept_section(path, NOTES_HEADING), reports.END_KEPT, ""]
+    return reports.write_report(path, lines + predictor_section(docs, predictor))
 
 
 def report_command():
-    arguments = [arg for arg in sys.argv[1:] if not arg.startswith(("--evaluate_only", "--variants"))]
-    return "python bench/reproduce_relive.py --evaluate_only " + " ".join(shlex.quote(arg) for arg in arguments)
+    return reports.command_line("relive", drop=("--evaluate_only", "--variants"), prefix=["--evaluate_only"])
 
 
 def train_command(key):
-    arguments = [arg for arg in sys.argv[1:] if not arg.startswith(("--evaluate_only", "--variants"))]
-    return f"python bench/reproduce_relive.py --variants={key} " + " ".join(shlex.quote(arg) for arg in arguments)
+    return reports.command_line("relive", drop=("--evaluate_only", "--variants"), prefix=[f"--variants={key}"])
 
 
 def main(argv):
@@ -594,11 +521,11 @@ def main(argv):
                 print(f"({key}) stopped by {result.stopped_by}; run the same command to resume", flush=True)
                 return
             command = train_command(key)
-        trained = trained_steps(workdir)
+        trained = reports.trained_steps(workdir)
         saved = cached_results(workdir, trained)
         if saved is None:
             ref = ref or reference(config)
-            previous = json.loads((workdir / RESULTS_FILE).read_text()) if (workdir / RESULTS_FILE).is_file() else {}
+            previous = previous_results(workdir)
             # Earlier evaluations of the same run (fewer steps) stay as the run's FID history.
             history = previous.get("history", []) if previous.get("size") == size_of(config) else []
             if previous.get("size") == size_of(config) and previous.get("step") != trained:
@@ -620,7 +547,7 @@ def main(argv):
     rows = []
     for key, (name, _) in VARIANTS.items():
         workdir = runs / key
-        saved = cached_results(workdir, trained_steps(workdir)) if (workdir / RESULTS_FILE).is_file() else None
+        saved = cached_results(workdir, reports.trained_steps(workdir))
         if saved is not None and saved.get("size") == size_of(config):
             rows.append((key, name, saved))
     predictor = predictor_strip(config, figures)

@@ -1,1 +1,0 @@
-"""Tests of the benchmark and reproduction scripts in bench/."""
