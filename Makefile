@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo_out
 
-.PHONY: setup weights test test-all demo bench clean
+.PHONY: setup weights test test-slow test-all demo bench clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,10 @@ PYTEST_PARALLEL := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --di
 
 test: setup weights
 	$(PY) -m pytest -q $(PYTEST_PARALLEL) -m "not slow" tests
+
+# The tests marked slow alone: CI runs `make test`, then this (together: `make test-all`).
+test-slow: setup weights
+	$(PY) -m pytest -q $(PYTEST_PARALLEL) -m slow tests
 
 test-all: setup weights
 	$(PY) -m pytest -q $(PYTEST_PARALLEL) tests

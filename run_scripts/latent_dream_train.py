@@ -20,8 +20,10 @@ flags.DEFINE_list("video", [], "Video(s) whose latent sequences to learn (sets c
 def main(argv):
     del argv
     from vaegan_video.latent_dream import train as latent_train  # after flag parsing: TensorFlow starts only for real work
+    from videocore import distribute
 
     config = FLAGS.config
+    distribute.start(config.loop)  # before the VAE-GAN encodes the latents: TensorFlow's first op comes after it
     if FLAGS.vaegan_workdir:
         config.vaegan_workdir = FLAGS.vaegan_workdir
     if FLAGS.video:

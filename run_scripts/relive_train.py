@@ -19,7 +19,9 @@ flags.DEFINE_string("workdir", None, "Checkpoints, TensorBoard logs and samples 
 def main(argv):
     del argv
     from relive import train  # after flag parsing: TensorFlow starts only for real work
+    from videocore import distribute
 
+    distribute.start(FLAGS.config.loop)  # before anything that runs a TensorFlow op
     result = train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
     print(f"stopped at step {result.step}; checkpoint {result.checkpoint}")
     for path in result.outputs:

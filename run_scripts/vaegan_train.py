@@ -22,11 +22,15 @@ def main(argv):
     del argv
     from vaegan_video import plan  # after flag parsing: TensorFlow starts only for real work
     from vaegan_video import train
+    from videocore import distribute
+    from videocore import precision
 
     config = FLAGS.config
     if FLAGS.video:
         config.data.videos = tuple(FLAGS.video)
-    print(plan.describe(config, train.load_stores(config)), flush=True)
+    distribute.start(config.loop)  # before the estimate's convolution: TensorFlow's first op comes after it
+    rate = plan.measure_conv_flops_per_second(precision.choose_policy(config.loop.precision))
+    print(plan.describe(config, train.load_stores(config), rate), flush=True)
     result = train.train_and_evaluate(config, FLAGS.workdir)
     print(f"stopped at step {result.step} (epoch {result.position.epoch}); checkpoint {result.checkpoint}")
 

@@ -96,8 +96,12 @@ def _duration(seconds):
     return f"{seconds / 3600:.1f} h"
 
 
-def describe(config, stores):
-    """Two lines for the start of a run: size, frames, steps per epoch, and the time estimate."""
+def describe(config, stores, flops_per_second=None):
+    """Two lines for the start of a run: size, frames, steps per epoch, and the time estimate.
+
+    Runs no TensorFlow op (a main prints it before its distribution strategy may exist): the estimate
+    needs `flops_per_second`, from measure_conv_flops_per_second once the strategy is made; without it
+    the second line says the estimate was not measured."""
     model = config.model
     frames = sum(len(s) for s in stores)
     steps = int(config.data.get("steps_per_epoch", 0) or data.steps_per_epoch(stores, config.loop.batch_size))
@@ -106,7 +110,9 @@ def describe(config, stores):
     first = (f"VAE-GAN {model.width}x{model.height}, z {model.latent_dim}, filters {tuple(model.filters)}, "
              f"batch {config.loop.batch_size}, {policy}: {frames:,} frames, {steps:,} steps per epoch, "
              f"{total:,} steps in all")
-    rate = measure_conv_flops_per_second(policy)
+    if flops_per_second is None:
+        return first + "\nno time estimate: this machine's convolution rate was not measured"
+    rate = flops_per_second
     seconds = estimate_step_seconds(config, policy, rate)
     return (first + f"\nestimated ~{seconds:.2g} s per step, ~{_duration(seconds * steps)} per epoch, "
             f"~{_duration(seconds * total)} in all ({step_flops(config) / 1e9:,.0f} GFLOP per step at the "

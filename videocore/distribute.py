@@ -61,8 +61,21 @@ def _split_cpu(num_replicas):
             "create the strategy before any other TensorFlow work") from None
 
 
+def start(loop_config):
+    """The strategy of a run's `config.loop` (distribute, cpu_replicas), made now if it is not made yet.
+
+    A training main calls this first, before anything that runs a TensorFlow op (reading a checkpoint,
+    encoding latents, timing a convolution for an estimate): a mirrored or multi-worker strategy can only
+    be made before TensorFlow's runtime starts. The loop's own call later returns the same strategy.
+    """
+    return make_strategy(loop_config.distribute, cpu_replicas=loop_config.get("cpu_replicas", 1))
+
+
+_made = {}  # (kind, cpu_replicas) -> the strategy made in this process: it can be made only once
+
+
 def make_strategy(kind="default", *, cpu_replicas=1):
-    """Returns a tf.distribute.Strategy for `kind`.
+    """Returns a tf.distribute.Strategy for `kind` (the same one on every call with the same arguments).
 
     default: the current (single-device) strategy.
     mirrored: MirroredStrategy over all local GPUs; on a CPU-only machine over `cpu_replicas`
@@ -72,6 +85,8 @@ def make_strategy(kind="default", *, cpu_replicas=1):
     """
     if kind not in KINDS:
         raise errors.ConfigError(f"loop.distribute={kind!r} is not one of {', '.join(KINDS)}")
+    if (kind, cpu_replicas) in _made:
+        return _made[kind, cpu_replicas]
     if kind == "default":
         strategy = tf.distribute.get_strategy()
     elif kind == "mirrored":
@@ -92,6 +107,8 @@ def make_strategy(kind="default", *, cpu_replicas=1):
         strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     logging.info("distribution: %s, %d replica(s), %s", kind, strategy.num_replicas_in_sync,
                  "chief" if is_chief(strategy) else "worker %d" % worker_index(strategy))
+    if kind != "default":  # the default strategy is whatever scope is current: look it up every time
+        _made[kind, cpu_replicas] = strategy
     return strategy
 
 

@@ -304,14 +304,15 @@ def train(make_task: typing.Callable[[Setup], Task], config, workdir) -> Result:
     Result (also when stopped by SIGTERM / SIGINT, after saving). Raises ConfigError for a loop
     config that cannot work, CheckpointError for a checkpoint that does not fit the task, and
     checkpoint.DivergedError when losses stay bad after `guard.max_rollbacks` rollbacks in a row.
-    With distribute=multi_worker, call it before any other TensorFlow work in the process.
+    With distribute=mirrored or multi_worker, call it (or distribute.start(config.loop) first) before any
+    other TensorFlow work in the process.
     """
     if "loop" not in config:
         raise errors.ConfigError("config has no 'loop' block (embed videocore.loop.loop_config())")
     loop = config.loop
     _check_loop_config(loop)
     workdir = pathlib.Path(workdir)
-    strategy = distribute.make_strategy(loop.distribute, cpu_replicas=loop.cpu_replicas)
+    strategy = distribute.start(loop)  # the one a main made before its first TensorFlow op, if it did
     if loop.batch_size % strategy.num_replicas_in_sync:
         raise errors.ConfigError(
             f"loop.batch_size={loop.batch_size} does not split evenly over "

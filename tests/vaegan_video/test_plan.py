@@ -39,7 +39,9 @@ def test_describe_names_size_steps_per_epoch_and_time(tmp_path):
     config.loop.precision = "float32"
     stores = framestore.load_stores([str(film)], size=(256, 144), aspect="16:9", cache_dir=str(tmp_path / "cache"),
                                     progress=False)
-    text = plan.describe(config, stores)
+    assert plan.describe(config, stores).splitlines()[1] == (
+        "no time estimate: this machine's convolution rate was not measured")
+    text = plan.describe(config, stores, plan.measure_conv_flops_per_second("float32", repeats=2))
     first, second = text.splitlines()
     assert "256x144" in first and "30 frames, 2 steps per epoch, 12 steps in all" in first
     assert "s per step" in second and "per epoch" in second and "GFLOP/s" in second
@@ -47,6 +49,35 @@ def test_describe_names_size_steps_per_epoch_and_time(tmp_path):
     assert 0.1 < seconds < 600
     config.data.steps_per_epoch = 5
     assert "5 steps per epoch, 30 steps in all" in plan.describe(config, stores)
+
+
+STARTS_NO_TENSORFLOW = """
+import sys
+import tensorflow as tf
+from tests import synthetic
+from vaegan_video import configs, plan
+from videocore import framestore
+
+film = synthetic.write_video(sys.argv[1] + "/film.mp4", num_frames=12, width=64, height=36)
+stores = framestore.load_stores([film], size=(256, 144), aspect="16:9", cache_dir=sys.argv[1], progress=False)
+if sys.argv[2] == "measure":
+    plan.measure_conv_flops_per_second("float32", repeats=1)
+print(plan.describe(configs.dissertation(), stores))
+# Possible only while TensorFlow's runtime has not started, like making a multi-worker strategy.
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+print("runtime not started")
+"""
+
+
+def test_describe_runs_no_tensorflow_op(tmp_path):
+    # vaegan_train prints it before a multi-worker strategy may exist; one op before that breaks the run.
+    run = lambda mode: subprocess.run([sys.executable, "-c", STARTS_NO_TENSORFLOW, str(tmp_path), mode],  # noqa: E731
+                                      capture_output=True, text=True, timeout=300)
+    alone = run("describe")
+    assert alone.returncode == 0 and "runtime not started" in alone.stdout, alone.stderr[-2000:]
+    after_an_op = run("measure")  # the check itself can fail: one convolution starts the runtime
+    assert after_an_op.returncode != 0 and "runtime not started" not in after_an_op.stdout
 
 
 @pytest.mark.slow  # a full-size model built in a subprocess: ~28 s; test_describe_* covers the plan
