@@ -6,9 +6,9 @@ import tensorflow as tf
 
 from deepdream_video import applications
 from deepdream_video import configs
-from deepdream_video import dream
+from deepdream_video import dreamers
 from deepdream_video import layers
-from deepdream_video import video as dream_video_lib
+from deepdream_video import plan as plan_lib
 from videocore import errors
 from videocore import video
 
@@ -49,9 +49,7 @@ def test_each_model_gets_its_own_input_range():
 @pytest.mark.parametrize("name, layer", [("vgg16", "block3_conv3"),
                                          pytest.param("efficientnet_b0", "block3b_add", marks=pytest.mark.slow)])  # ~10 s
 def test_one_octave_step_raises_the_objective_with_random_weights(name, layer):
-    config = configs.tiny()
-    config.model, config.weights, config.dream_layers = name, "random", layer
-    dreamer = dream_video_lib.dreamer_for(config, config.dream_layers, "", "float32")
+    dreamer = dreamers.dreamer(plan_lib.Network(name, "random", "float32", "l2"), (layer,), ())
     image = np.random.default_rng(0).uniform(-0.5, 0.5, (48, 64, 3)).astype(np.float32)
     dreamed, objectives = dreamer.dream(image, np.zeros((1, 3, 2), np.int32), learning_rate=0.05)
     assert dreamed.shape == image.shape and np.abs(dreamed.numpy()).max() <= 1.0
@@ -78,9 +76,9 @@ def test_sizes_a_model_cannot_dream_stop_before_its_weights_load(tmp_path):
     config.size, config.num_octaves = "40x24", 3
     with pytest.raises(errors.ConfigError, match="num_octaves=3 at 40x24: the smallest octave is 21x12, below "
                                                  "the 16 px dream layer block5_conv3 needs"):
-        dream_video_lib.Plan(config, video.sample_clip("carphone"), tmp_path / "out.mp4")
+        plan_lib.for_video(config, video.sample_clip("carphone"), tmp_path / "out.mp4")
     config.num_octaves = "auto"
-    assert dream_video_lib.Plan(config, video.sample_clip("carphone"), tmp_path / "out.mp4").num_octaves == 2
+    assert plan_lib.for_video(config, video.sample_clip("carphone"), tmp_path / "out.mp4").num_octaves == 2
 
 
 def test_a_weights_file_that_does_not_fit_is_one_line(tmp_path):

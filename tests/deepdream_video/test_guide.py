@@ -13,7 +13,9 @@ from deepdream_video import dream
 from deepdream_video import guide as guide_lib
 from deepdream_video import image
 from deepdream_video import modes
+from deepdream_video import plan as plan_lib
 from deepdream_video import video as dream_video_lib
+from deepdream_video import workdir as workdir_lib
 from videocore import errors
 from videocore import video
 
@@ -93,8 +95,8 @@ def test_the_guide_counts_in_the_resume_fingerprint_by_content(tmp_path, flowers
     def fingerprint(path):
         config = configs.tiny()
         config.guide = str(path)
-        return json.loads(dream_video_lib.fingerprint(dream_video_lib.Plan(config, video.sample_clip("carphone"),
-                                                                           tmp_path / "out.mp4")))
+        return json.loads(workdir_lib.fingerprint(plan_lib.for_video(config, video.sample_clip("carphone"),
+                                                                     tmp_path / "out.mp4")))
 
     assert fingerprint(first)["guide"].startswith("sha256:")
     assert fingerprint(first) == fingerprint(moved)  # same content elsewhere: the same run

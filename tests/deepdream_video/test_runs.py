@@ -1,13 +1,17 @@
 """Runs of issue 12: fail fast at any size, resume fingerprints of resolved values, partial videos,
 seeking resume, side by side, shards joined into one video."""
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 from deepdream_video import configs
+from deepdream_video import frame_loop
+from deepdream_video import plan as plan_lib
 from deepdream_video import shards
 from deepdream_video import video as dream_video_lib
+from deepdream_video import workdir as workdir_lib
 from videocore import errors
 from videocore import video
 
@@ -21,7 +25,7 @@ def tiny(**overrides):
 
 
 def plan(config, tmp_path, clip="bigbuckbunny"):
-    return dream_video_lib.Plan(config, video.sample_clip(clip), tmp_path / "out.mp4")
+    return plan_lib.for_video(config, video.sample_clip(clip), tmp_path / "out.mp4")
 
 
 # ------------------------------------------------------------------------------ fail fast
@@ -42,7 +46,7 @@ def test_auto_octaves_adapt_the_default_preset_to_the_size(tmp_path, size, previ
     if notice:
         assert len(run.notices) == 1 and run.notices[0].startswith(notice)
     else:
-        assert run.notices == []
+        assert run.notices == ()
 
 
 @pytest.mark.parametrize("overrides, match", [
@@ -81,15 +85,16 @@ def test_explicit_dream_layers_turn_the_schedule_off_with_a_notice():
 
 def test_fingerprint_holds_resolved_values_and_names_the_differing_field(tmp_path):
     run = plan(tiny(end=0.1), tmp_path, "carphone")
-    fields = json.loads(dream_video_lib.fingerprint(run))
-    assert fields["compute_dtype"] == run.compute_dtype and fields["frame_size"] == "96x64"
+    fields = json.loads(workdir_lib.fingerprint(run))
+    assert fields["compute_dtype"] == run.network.compute_dtype and fields["frame_size"] == "96x64"
     assert fields["num_octaves"] == 2 and fields["dream_layers"] == ["mixed2"]
     assert fields["weights"].startswith("sha256:")  # the converted file's hash, not "auto"
     # Another dtype (as "auto" resolves on another machine) is named when resuming.
-    workdir = dream_video_lib._WorkDir(tmp_path / "work", dream_video_lib.fingerprint(run))
+    workdir = workdir_lib.WorkDir(tmp_path / "work", workdir_lib.fingerprint(run))
     workdir.save_state(1, None, None, seed=0, memory_budget=2.0**30)
-    run.compute_dtype = "bfloat16" if run.compute_dtype == "float32" else "float32"
-    other = dream_video_lib._WorkDir(tmp_path / "work", dream_video_lib.fingerprint(run))
+    other_dtype = "bfloat16" if run.network.compute_dtype == "float32" else "float32"
+    run = dataclasses.replace(run, network=dataclasses.replace(run.network, compute_dtype=other_dtype))
+    other = workdir_lib.WorkDir(tmp_path / "work", workdir_lib.fingerprint(run))
     with pytest.raises(errors.CheckpointError, match="compute_dtype was '.*', now '.*'") as caught:
         other.load_state()
     assert "\n" not in str(caught.value)
@@ -100,9 +105,9 @@ def test_weights_are_identified_by_content(tmp_path):
     first.write_bytes(b"weights" * 1000)
     copy.write_bytes(b"weights" * 1000)
     other.write_bytes(b"weights" * 999 + b"WEIGHTS")
-    assert dream_video_lib.weights_identity(str(first)) == dream_video_lib.weights_identity(str(copy))
-    assert dream_video_lib.weights_identity(str(first)) != dream_video_lib.weights_identity(str(other))
-    assert dream_video_lib.weights_identity(None) == "random"
+    assert workdir_lib.weights_identity(str(first)) == workdir_lib.weights_identity(str(copy))
+    assert workdir_lib.weights_identity(str(first)) != workdir_lib.weights_identity(str(other))
+    assert workdir_lib.weights_identity(None) == "random"
 
 
 # ------------------------------------------------------------------------------ watchable progress
@@ -113,24 +118,24 @@ def test_partial_video_while_running_and_a_seeking_resume(tmp_path, monkeypatch)
     config = tiny(start=1.0, end=1.4, checkpoint_every=2, preview_every=2)  # 10 frames
     output = tmp_path / "dream.mp4"
     partial = tmp_path / "dream.partial.mp4"
-    original = dream_video_lib._FrameLoop.dream_frame
+    original = frame_loop.FrameLoop.dream_frame
 
     def crash_at_frame_5(self, index, start, values):
         if index == 5:
             raise RuntimeError("simulated crash")
         return original(self, index, start, values)
 
-    monkeypatch.setattr(dream_video_lib._FrameLoop, "dream_frame", crash_at_frame_5)
+    monkeypatch.setattr(frame_loop.FrameLoop, "dream_frame", crash_at_frame_5)
     with pytest.raises(RuntimeError, match="simulated"):
         dream_video_lib.dream_video(config, source, output, progress=False)
     info = video.probe(partial)  # rewritten after 2 and 4 frames
     assert info.frame_count == 4 and info.has_audio and abs(info.duration - 4 / 25) < 0.03
     assert not output.exists()
 
-    monkeypatch.setattr(dream_video_lib._FrameLoop, "dream_frame", original)
+    monkeypatch.setattr(frame_loop.FrameLoop, "dream_frame", original)
     reads = []
-    read_source = dream_video_lib.Plan.read_source
-    monkeypatch.setattr(dream_video_lib.Plan, "read_source",
+    read_source = plan_lib.Plan.read_source
+    monkeypatch.setattr(plan_lib.Plan, "read_source",
                         lambda self, from_frame=0: (reads.append(from_frame), read_source(self, from_frame))[1])
     result = dream_video_lib.dream_video(config, source, output, progress=False)
     assert reads[0] == 4  # seeks to the saved frame instead of decoding frames 0-3
@@ -148,7 +153,7 @@ def test_side_by_side_output_is_source_then_dream(tmp_path):
     pair = video.read_all(tmp_path / "pair.mp4").astype(float)
     assert pair.shape == (3, 64, 192, 3)
     raw = video.read_all(source, end=0.1, size=(96, 64)).astype(float)
-    dreamed = np.asarray(dream_video_lib._WorkDir(tmp_path / "pair.mp4.work", "").read_frame(2), float)
+    dreamed = np.asarray(workdir_lib.WorkDir(tmp_path / "pair.mp4.work", "").read_frame(2), float)
     # Left the source, right the dream; compared in luma (yuv420p halves the colour resolution,
     # which blurs the dream's fine colour detail even at CRF 0).
     luma = lambda frames: frames @ np.array([0.299, 0.587, 0.114])  # noqa: E731

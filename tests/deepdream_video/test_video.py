@@ -8,7 +8,11 @@ import pytest
 from PIL import Image
 
 from deepdream_video import configs
+from deepdream_video import dreamers
+from deepdream_video import frame_loop
+from deepdream_video import plan as plan_lib
 from deepdream_video import video as dream_video_lib
+from deepdream_video import workdir as workdir_lib
 from tests.deepdream_video import conftest
 from videocore import errors
 from videocore import video
@@ -43,7 +47,7 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, monkeypatch)
     assert reference.frames == 8 and reference.fps == video.probe(source).fps
 
     dreamed = []
-    original = dream_video_lib._FrameLoop.dream_frame
+    original = frame_loop.FrameLoop.dream_frame
 
     def crash_at_frame_5(self, index, start, values):
         if index == 5:
@@ -51,7 +55,7 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, monkeypatch)
         dreamed.append(index)
         return original(self, index, start, values)
 
-    monkeypatch.setattr(dream_video_lib._FrameLoop, "dream_frame", crash_at_frame_5)
+    monkeypatch.setattr(frame_loop.FrameLoop, "dream_frame", crash_at_frame_5)
     output = tmp_path / "resumed.mp4"
     with pytest.raises(RuntimeError, match="simulated"):
         dream_video_lib.dream_video(config, source, output, progress=False)
@@ -59,7 +63,7 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, monkeypatch)
     assert dreamed == [0, 1, 2, 3, 4]  # frames 3 and 4 are done but not yet in a saved state
 
     dreamed.clear()
-    monkeypatch.setattr(dream_video_lib._FrameLoop, "dream_frame", lambda self, index, start, values: (
+    monkeypatch.setattr(frame_loop.FrameLoop, "dream_frame", lambda self, index, start, values: (
         dreamed.append(index), original(self, index, start, values))[1])
     resumed = dream_video_lib.dream_video(config, source, output, progress=False)
     assert dreamed == [3, 4, 5, 6, 7]  # from the state saved after frame 2
@@ -106,9 +110,9 @@ def test_frame_values_follow_keyframes_and_the_layer_schedule(tmp_path):
     config = configs.default()
     config.layer_schedule = "mixed0,inception_3b,mixed3"
     config.keyframes = "10: learning_rate=0.1 num_octaves=2; 1s: jitter=0"
-    plan = dream_video_lib.Plan(config, video.sample_clip("bigbuckbunny"), tmp_path / "out.mp4")
+    plan = plan_lib.for_video(config, video.sample_clip("bigbuckbunny"), tmp_path / "out.mp4")
     assert [plan.frame_values(i)["dream_layers"] for i in range(6)] == [
-        "mixed0", "mixed2", "mixed3", "mixed2", "mixed0", "mixed2"]
+        ("mixed0",), ("mixed2",), ("mixed3",), ("mixed2",), ("mixed0",), ("mixed2",)]
     halfway = config.learning_rate + (0.1 - config.learning_rate) / 2
     assert plan.frame_values(5)["learning_rate"] == pytest.approx(halfway)
     assert plan.frame_values(5)["num_octaves"] == 3 and plan.frame_values(10)["num_octaves"] == 2
@@ -160,17 +164,18 @@ def test_script_prints_bad_input_in_one_line(tmp_path):
 def test_frames_over_the_memory_budget_are_tiled_or_refused(tmp_path):
     source = video.sample_clip("carphone")
     config = tiny(size="320x240")
-    dreamer = dream_video_lib.Plan(config, source, tmp_path / "out.mp4").dreamer("mixed2", ())
+    dreamer = dreamers.dreamer(plan_lib.for_video(config, source, tmp_path / "out.mp4").network, ("mixed2",), ())
     # A budget that holds half of what the untiled frame needs.
-    untiled = (dream_video_lib._MEMORY_FIXED_BYTES
-               + dream_video_lib._MEMORY_PER_ACTIVATION_BYTE * dreamer.net.activation_bytes(240, 320))
-    config.memory_budget_gb = (untiled + dream_video_lib._MEMORY_FIXED_BYTES) / 2 / 2**30
-    plan = dream_video_lib.Plan(config, source, tmp_path / "out.mp4")
-    tile_size, margin = plan.tiles(dreamer)
+    untiled = (dreamers.MEMORY_FIXED_BYTES
+               + dreamers.MEMORY_PER_ACTIVATION_BYTE * dreamer.net.activation_bytes(240, 320))
+    config.memory_budget_gb = (untiled + dreamers.MEMORY_FIXED_BYTES) / 2 / 2**30
+    budget = dreamers.Budget(plan_lib.for_video(config, source, tmp_path / "out.mp4"))
+    tile_size, margin = budget.tiles(dreamer)
     assert 0 < tile_size < 320 and tile_size % 8 == 0 and margin == config.tile_margin
-    plan = dream_video_lib.Plan(tiny(size="320x240", memory_budget_gb=0.01), source, tmp_path / "out.mp4")
+    budget = dreamers.Budget(plan_lib.for_video(tiny(size="320x240", memory_budget_gb=0.01), source,
+                                                tmp_path / "out.mp4"))
     with pytest.raises(errors.ConfigError, match="does not fit in 0.0 GB even in tiles"):
-        plan.tiles(dreamer)
+        budget.tiles(dreamer)
     # Explicit tiles run end to end.
     result = dream_video_lib.dream_video(tiny(end=0.1, tile_size=48, tile_margin=16), source,
                                          tmp_path / "tiled.mp4", progress=False)
@@ -182,19 +187,18 @@ def test_run_state_fingerprint_and_resume_point(tmp_path):
     config = tiny(end=0.1)
 
     def fingerprint(config):
-        return dream_video_lib.fingerprint(dream_video_lib.Plan(config, source, tmp_path / "out.mp4"))
+        return workdir_lib.fingerprint(plan_lib.for_video(config, source, tmp_path / "out.mp4"))
 
     same = fingerprint(tiny(end=0.1, checkpoint_every=7, keep_workdir=True, preview_every=2))
     assert fingerprint(config) == same  # run-only fields may change on resume
     assert fingerprint(tiny(end=0.1, learning_rate=0.2)) != same
-    workdir = dream_video_lib._WorkDir(tmp_path / "work", same)
-    fresh = dream_video_lib._Resume.load(workdir)
+    workdir = workdir_lib.WorkDir(tmp_path / "work", same)
+    fresh = workdir_lib.Resume.load(workdir)
     assert (fresh.next_frame, fresh.complete, fresh.memory_budget) == (0, False, None)
     raw = np.zeros((4, 6, 3), np.uint8)
     workdir.save_state(3, raw.astype(np.float32), raw, seed=0, memory_budget=2.0**30)
-    resumed = dream_video_lib._Resume.load(workdir)
+    resumed = workdir_lib.Resume.load(workdir)
     assert (resumed.next_frame, resumed.complete, resumed.memory_budget) == (3, False, 2.0**30)
     np.testing.assert_array_equal(resumed.previous_raw, raw)
-    plan = dream_video_lib.Plan(config, source, tmp_path / "out.mp4")
-    plan.keep_memory_budget(resumed.memory_budget)
-    assert plan.memory_budget() == 2.0**30  # not re-measured from the memory free now
+    budget = dreamers.Budget(plan_lib.for_video(config, source, tmp_path / "out.mp4"), resumed.memory_budget)
+    assert budget.bytes == 2.0**30  # not re-measured from the memory free now
