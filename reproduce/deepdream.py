@@ -8,8 +8,10 @@ Two parts (--parts):
           `blend`, `flow` and `flow_plain` (half the dream carried, re-dreamed at full strength, as the second
           seed does), layers mixed3 + mixed5, 4 octaves x 5 iterations, and tabulates the warping error
           (videocore.metrics, Lai et al. 2018; lower = steadier) with a bootstrap interval over frame pairs,
-          the mean change from the source (the dream's strength) and the source's own warping error (the
-          floor that flow errors leave). The middle frame of each mode goes to docs/reproduction/deepdream/.
+          the frame-to-frame change, the mean change from the source (the dream's strength) and the source's
+          own warping error (the floor that flow errors leave). Figures in docs/reproduction/deepdream/: six
+          consecutive frames of each mode from the middle of the shot (rows: source, independent, blend,
+          flow) and an animated GIF (< 2 MB) of independent beside flow.
   stills  the README's stills (docs/stills/deepdream_{blend,flow,independent}.jpg): frame STILL_FRAME of
           bigbuckbunny from 1 s at 384x216 with the default preset (the first seed: blend loop, layer
           schedule), the flow preset (the second seed) and independent frames, read from the run's own PNG
@@ -42,6 +44,8 @@ PARTS = ("modes", "stills")
 STILL_CLIP, STILL_START, STILL_SIZE = "bigbuckbunny", 1.0, "384x216"
 STILL_FRAME = 3  # loop blend: raw-frame weights 0.5, 0.6, 0.7, 0.8 ... -> 0.8 on frame 3, so the dream shows through
 STILL_BYTES = 300 * 1024
+GIF_BYTES = 2 * 1024 * 1024
+STRIP_FRAMES = 6
 
 
 def mode_configs():
@@ -66,9 +70,38 @@ def pair_warping_errors(outputs, sources):
     return np.array([metrics.warping_error(outputs[i:i + 2], sources[i:i + 2]) for i in range(len(outputs) - 1)])
 
 
+def frame_changes(frames):
+    """Mean |frame t - frame t-1| per value (0-255) of every consecutive pair, as an array."""
+    frames = np.asarray(frames, np.float32)
+    return np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2, 3))
+
+
+def save_gif(path, left, right, fps, max_bytes=GIF_BYTES):
+    """An animated GIF of `left` | `right` (each (T, H, W, 3) uint8) at `fps`, halved until under `max_bytes`."""
+    import io
+
+    from PIL import Image
+
+    from videocore import files
+
+    frames = np.concatenate([left, np.full_like(left[:, :, :4], 255), right], axis=2)
+    for _ in range(5):
+        pictures = [Image.fromarray(frame) for frame in frames]
+        buffer = io.BytesIO()
+        pictures[0].save(buffer, "GIF", save_all=True, append_images=pictures[1:], duration=round(1000 / fps), loop=0)
+        if buffer.tell() < max_bytes:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with files.atomic_path(path) as temp:
+                temp.write_bytes(buffer.getvalue())
+            return path
+        frames = frames[:, ::2, ::2]
+    raise ValueError(f"{path}: cannot get the GIF under {max_bytes} bytes")
+
+
 def modes(docs):
-    """Dreams the clip in every mode; writes the table and the middle frames; returns the report's lines."""
+    """Dreams the clip in every mode; writes the table, the strip and the GIF; returns the report's lines."""
     from deepdream_video import video as dream_videos
+    from videocore import summaries
     from videocore import video
 
     clip = video.sample_clip(FLAGS.clip)
@@ -76,7 +109,7 @@ def modes(docs):
     sources = np.stack(list(video.read_frames(clip, start=FLAGS.start, end=FLAGS.start + FLAGS.seconds,
                                               size=(width, height))))
     floor = pair_warping_errors(sources, sources)
-    rows, figures = [], []
+    rows, dreamed = [], {}
     with tempfile.TemporaryDirectory() as folder:
         for name, config in mode_configs():
             output = pathlib.Path(folder) / f"{name}.mp4"
@@ -85,33 +118,47 @@ def modes(docs):
             seconds = time.perf_counter() - began
             frames = video.read_all(output)
             errors = pair_warping_errors(frames, sources[:len(frames)])
-            rows.append((name, errors, result.mean_change, result.seconds_per_frame))
+            rows.append((name, errors, frame_changes(frames), result.mean_change, result.seconds_per_frame))
+            dreamed[name] = frames
             print(f"{name}: warping error {errors.mean():.5f}, mean change {result.mean_change:.4f}, "
                   f"{seconds:.0f} s", flush=True)
-            if name != "flow_plain":
-                figures.append((name, reports.save_jpeg(docs / "deepdream" / f"{name}_middle.jpg",
-                                                        frames[len(frames) // 2])))
     independent = rows[0][1].mean()
-    table = [["source (the floor)", reports.with_interval(floor.mean(), reports.bootstrap_interval(floor), 5),
-              "–", "0", "–"]]
-    for name, errors, change, seconds in rows:
-        table.append([f"`{name}`", reports.with_interval(errors.mean(), reports.bootstrap_interval(errors), 5),
-                      f"{errors.mean() / independent:.2f}x", f"{change:.4f}", f"{seconds:.2f}"])
+    interval = lambda values, digits: reports.with_interval(values.mean(), reports.bootstrap_interval(values),  # noqa
+                                                            digits)
+    table = [["source (the floor)", interval(floor, 5), "–", interval(frame_changes(sources), 2), "0", "–"]]
+    for name, errors, changes, strength, seconds in rows:
+        table.append([f"`{name}`", interval(errors, 5), f"{errors.mean() / independent:.2f}x", interval(changes, 2),
+                      f"{strength:.4f}", f"{seconds:.2f}"])
+    shown = ("independent", "blend", "flow")
+    middle = max(0, min(len(sources), *(len(dreamed[name]) for name in shown)) // 2 - STRIP_FRAMES // 2)
+    picks = slice(middle, middle + STRIP_FRAMES)
+    strip = summaries.image_grid(np.concatenate([sources[picks]] + [dreamed[name][picks] for name in shown]),
+                                 columns=STRIP_FRAMES)
+    strip_path = reports.save_jpeg(docs / "deepdream" / "modes_strip.jpg", strip)
+    fps = float(video.probe(clip).fps)
+    gif_path = save_gif(docs / "deepdream" / "independent_vs_flow.gif", dreamed["independent"], dreamed["flow"], fps)
     lines = [f"Clip: bundled `{clip.name}`, {FLAGS.seconds:g} s from {FLAGS.start:g} s at {width}x{height} "
-             f"({len(sources)} frames); layers mixed3 + mixed5, 4 octaves x 5 iterations. Warping error: the mean "
-             "over consecutive frame pairs, with a 95 % bootstrap interval over the pairs. Mean change: "
-             "|dream - source| per channel in [0, 1] units (the dream's strength). s / frame: dreaming only.", ""]
-    lines += reports.table(["mode", "warping error", "vs independent", "mean change", "s / frame"], table)
-    lines += ["", "The middle frame of each mode:", ""]
-    lines += [f"![{name}](deepdream/{path.name})" for name, path in figures]
+             f"({len(sources)} frames); layers mixed3 + mixed5, 4 octaves x 5 iterations, the same for every mode. "
+             "Warping error (lower = steadier): the mean over consecutive frame pairs. Frame change: the mean "
+             "|frame t - frame t-1| per value (0-255); a dream that flickers changes far more than its source. "
+             "Both with a 95 % bootstrap interval over the frame pairs. Strength: |dream - source| per channel "
+             "in [0, 1] units. s / frame: dreaming only.", ""]
+    lines += reports.table(["mode", "warping error", "vs independent", "frame change", "strength", "s / frame"],
+                           table)
+    lines += ["", f"Frames {middle}-{middle + STRIP_FRAMES - 1}, one row each: the source, then `independent`, "
+              "`blend` and `flow`:", "", f"![modes side by side](deepdream/{strip_path.name})", "",
+              "`independent` (left) beside `flow` (right), every frame:", "",
+              f"![independent beside flow](deepdream/{gif_path.name})"]
     return lines + [""]
 
 
 def stills():
     """The README's stills; returns the report's lines naming them."""
     from deepdream_video import configs
+    from deepdream_video import plan as dream_plans
     from deepdream_video import schedules
     from deepdream_video import video as dream_videos
+    from deepdream_video import workdir as dream_workdirs
     from videocore import video
 
     clip = video.sample_clip(STILL_CLIP)
@@ -127,15 +174,15 @@ def stills():
             config.size, config.start, config.end, config.warping_error = STILL_SIZE, STILL_START, end, False
             config.keep_workdir = True
             output = pathlib.Path(folder) / f"{name}.mp4"
-            plan = dream_videos.Plan(config, clip, output)
+            plan = dream_plans.for_video(config, clip, output)
             values = plan.frame_values(STILL_FRAME)
             dream_videos.dream_video(config, clip, output, progress=False)
             # The PNG the run wrote, not the H.264 output, so the still is not compressed twice.
-            frame = dream_videos._WorkDir(output.with_name(output.name + ".work"), "").read_frame(STILL_FRAME)
+            frame = dream_workdirs.WorkDir(plan.workdir, "").read_frame(STILL_FRAME)
             still = pathlib.Path(FLAGS.stills) / f"deepdream_{name}.jpg"
             reports.save_jpeg(still, frame, STILL_BYTES)
             blend = f", raw-frame weight {weight:.1f}" if config.mode == "blend" else ""
-            line = (f"`{still.name}`: preset `{preset.__name__}`, layers {values['dream_layers']}, objective "
+            line = (f"`{still.name}`: preset `{preset.__name__}`, layers {','.join(values['dream_layers'])}, objective "
                     f"{config.objective}, {plan.num_octaves} octaves{blend}")
             print(f"saved {still} ({still.stat().st_size / 1024:.0f} KB): {line}", flush=True)
             lines.append(f"- {line}")

@@ -1,22 +1,27 @@
 """Reproduces "Neural Dream Videos" as published beside our pipeline and writes docs/reproduction/neural_dream.md.
 
-    python -m reproduce.neural_dream                          # both pipelines at the default budgets
-    python -m reproduce.neural_dream --ours_vaegan_steps=4000  # later: resume and extend the same runs
-    python -m reproduce.neural_dream --evaluate_only          # re-make the report from the runs
-    python -m reproduce.neural_dream --preset=tiny --video=<clip> --runs=/tmp/r --docs=/tmp/d   # tests
+    python -m reproduce.neural_dream                                  # both pipelines at the seed's full budget
+    python -m reproduce.neural_dream --pipelines=seed                 # one pipeline (two may run side by side)
+    python -m reproduce.neural_dream --evaluate_only                  # re-make the report from the runs
+    python -m reproduce.neural_dream --preset=tiny --train=<clip> --validation=<clip> --test=<clip> \
+        --runs=/tmp/r --docs=/tmp/d                                    # tests
 
-Two pipelines, each trained on the first (1 - holdout) of the clip's frames; the rest is held out:
-  seed  the author's notebook: `vae_mlp` (whole frames at 128x128, MLP 256-256, z of 64, no adversarial
-        term) -> `juliani` (2 LSTM layers of 256, summed L2) -> decode; dreams fed back with uniform noise.
-  ours  the VAE-GAN (`quick`, 80x48 16:9 crop, conv) -> the latent `default` (MDN-LSTM predicting the
-        change of z) -> decode; dreams drawn at temperature 1.
-Workdirs live in runs/reproduce_neural_dream/<pipeline>_{autoencoder,sequence} (git-ignored); a later run
-resumes them up to the new budget. Per pipeline, on the held-out frames: next-latent error against
-copy-last and linear extrapolation in its own latent space, the decoded next-frame PSNR, the
-autoencoder's reconstruction, and dreams seeded at the first held-out frames (motion, jerk, collapse).
-Figures (JPEG < 150 KB) go to docs/reproduction/neural_dream/. A "## What this shows" section already in
-the report is kept when the tables are re-made. (The comparison of sequence models over mu and z that
-bench/eval_dream_sequence.py used to make is in git history; this report is what replaced it.)
+Two pipelines, trained on whole clips (reproduce/footage.py: 11 ASL clips and the room clip) and judged
+on others (4 ASL validation clips; walk.mkv, the test clip):
+  seed  the author's notebook: `vae_mlp` (whole frames squeezed to 128x128, MLP 256-256, z of 64, no
+        adversarial term) for 100 epochs -> `juliani` (2 LSTM layers of 256, summed L2) for 150 epochs ->
+        decode; dreams fed back with uniform noise.
+  ours  the VAE-GAN (`quick`, 80x48 16:9 crop, conv) -> the latent `default` (MDN-LSTM predicting the change
+        of z) -> decode; dreams drawn at temperature 1.
+On every window of every validation and test clip (the model reads the real latents up to frame t, then
+rolls out from its own expected predictions), PSNR and SSIM at 1, 5 and 10 steps of each pipeline's
+decoded prediction beside copying the last frame, extrapolating the last two frames linearly, and copying
+the last latent (decoded); each with a 95 % moving-block bootstrap interval over windows. Dreams seeded
+on each validation clip are checked for memorisation (distance to the nearest training frame), diversity
+(5 dreams from the same seed) and collapse (motion against the real frames that followed the seed).
+Runs live in runs/reproduce_neural_dream/ (git-ignored) and resume; each pipeline's evaluation is cached
+beside its runs. Figures (JPEG < 150 KB) go to docs/reproduction/neural_dream/. The hand-written
+"## What this shows" section is kept when the report is re-made.
 """
 
 import pathlib
@@ -26,6 +31,7 @@ from absl import flags
 
 from videocore import cli  # (importing it quietens TensorFlow's C++ start-up lines)
 
+from reproduce import footage
 from reproduce import report as reports
 
 PIPELINES = {
@@ -34,27 +40,31 @@ PIPELINES = {
 }
 RESULTS_FILE = "reproduce_neural_dream.json"
 KEPT_SECTION = "## What this shows"
+HORIZONS = (1, 5, 10)
+NN_SIZE = (32, 32)  # frames are compared with the training frames at this size (area-resized), per value 0-255
+WINDOW_BLOCK = 10  # windows per bootstrap block: neighbouring windows share frames
 
 FLAGS = flags.FLAGS
 reports.define_run_flags("neural_dream")
-flags.DEFINE_string("video", str(reports.SHARED_DATA / "one-by-one-person-detection.mp4"),
-                    "The clip to train on and hold frames out of.")
+flags.DEFINE_list("train", footage.train_clips(), "Clips both pipelines train on (whole).")
+flags.DEFINE_list("validation", footage.validation_clips(), "Clips every figure is chosen on.")
+flags.DEFINE_list("test", footage.test_clips(), "Clips scored once, at the end.")
 flags.DEFINE_list("pipelines", list(PIPELINES), "Which pipelines: seed, ours.")
-flags.DEFINE_float("holdout", 0.2, "Fraction of the clip's frames, at its end, never trained on.")
 flags.DEFINE_integer("seed_vae_epochs", 100, "Epochs of the seed's VAE (the notebook: 100).")
 flags.DEFINE_integer("seed_lstm_epochs", 150, "Epochs of the seed's LSTM (the notebook: 150).")
-flags.DEFINE_integer("ours_vaegan_steps", 2000, "Steps of our VAE-GAN (quick preset: 100 epochs).")
-flags.DEFINE_integer("ours_sequence_steps", 2000, "Steps of our sequence model (default preset: 20,000).")
-flags.DEFINE_integer("dream_frames", 200, "Frames of the measured dreams (at most the held-out frames).")
-flags.DEFINE_integer("long_dream_frames", 1000, "Frames of the long dreams (the notebook generates 1,000).")
+flags.DEFINE_integer("ours_vaegan_steps", 4000, "Steps of our VAE-GAN (quick preset).")
+flags.DEFINE_integer("ours_sequence_steps", 5000, "Steps of our sequence model (default preset: 20,000).")
+flags.DEFINE_integer("dreams", 5, "Dreams per seed, for the diversity check.")
+flags.DEFINE_integer("long_dream_frames", 1000, "Frames of the long dream (the notebook generates 1,000).")
+flags.DEFINE_integer("max_windows", 0, "Windows scored per clip, evenly spread (0: every window).")
 flags.DEFINE_enum("preset", "full", ["full", "tiny"], "Model sizes: as named above, or tiny to test this script.")
 
 
 # ----------------------------------------------------------------------------- configs
 
 
-def autoencoder_config(key, train_end):
-    """The autoencoder of pipeline `key`, trained on the clip up to `train_end` seconds."""
+def autoencoder_config(key):
+    """The autoencoder of pipeline `key`, trained on every frame of the training clips."""
     from vaegan_video import configs
 
     tiny = FLAGS.preset == "tiny"
@@ -68,11 +78,11 @@ def autoencoder_config(key, train_end):
     else:
         config = configs.tiny() if tiny else configs.quick()
         config.loop.num_epochs, config.loop.num_steps = 0, FLAGS.ours_vaegan_steps
-        config.eval.frames, config.loop.eval_every_steps = 0, 0  # the held-out frames are scored here instead
-    config.data.videos = (FLAGS.video,)
-    config.data.end = train_end
+        config.eval.frames, config.loop.eval_every_steps = 0, 0  # judged here, on other clips
+    config.data.videos = tuple(FLAGS.train)
     config.data.cache_dir = FLAGS.cache_dir
     config.loop.checkpoint_every_steps = min(config.loop.checkpoint_every_steps, 500)
+    config.loop.checkpoint_every_minutes = 5.0
     config.loop.sample_every_steps = 0 if tiny else 500
     config.loop.log_every_steps = 1 if tiny else 10
     return config
@@ -89,8 +99,9 @@ def sequence_config(key, autoencoder_workdir):
         config = configs.default()
         config.loop.num_epochs, config.loop.num_steps = 0, FLAGS.ours_sequence_steps
     config.vaegan_workdir = str(autoencoder_workdir)
-    config.data.videos = (FLAGS.video,)
-    config.data.holdout_fraction = FLAGS.holdout
+    config.data.videos = tuple(FLAGS.train)
+    config.data.cache_dir = FLAGS.cache_dir
+    config.data.holdout_fraction = 0.0  # judged here, on other clips
     config.loop.sample_every_steps = 0
     config.loop.log_every_steps = 1 if FLAGS.preset == "tiny" else 10
     config.loop.checkpoint_every_steps = min(config.loop.checkpoint_every_steps, 500)
@@ -110,24 +121,105 @@ def workdirs_of(key):
     return runs / f"{key}_autoencoder", runs / f"{key}_sequence"
 
 
-# ----------------------------------------------------------------------------- evaluation
+# ----------------------------------------------------------------------------- predictions on held-out clips
 
 
-def trained_step(workdir):
-    """The step of the newest checkpoint in `workdir`; 0 without one."""
-    return reports.trained_steps(workdir)
+def read_clip(codec, path):
+    """(frames uint8 (N, H, W, 3) at the codec's size and crop, mu (N, D)) of one clip."""
+    from videocore import video
+    from vaegan_video.latent_dream import latents
+
+    real = np.stack(list(video.read_frames(path, aspect=codec.aspect, size=codec.size)))
+    mu = latents.encode_video(codec.workdir, path, codec=codec, cache_dir=FLAGS.cache_dir or None, progress=False).mu
+    if len(real) != len(mu):
+        raise RuntimeError(f"{path}: {len(real)} frames read but {len(mu)} latents")
+    return real, mu
 
 
-def decode(codec, z, batch_size=64):
-    return np.concatenate([codec.decode(z[i:i + batch_size]) for i in range(0, len(z), batch_size)])
+def rollouts(model, mu, starts, horizon):
+    """The model's expected latents (W, horizon, D) after reading mu[:t + 1] for every t in `starts`.
+
+    One pass over the clip keeps the state after each frame; the roll-outs from all windows then run
+    as one batch, each step fed the previous step's expected latent (no sampling, no noise)."""
+    import tensorflow as tf
+
+    from vaegan_video.latent_dream import models
+
+    states, firsts = [], []
+    state = models.zero_states(model, 1)
+    wanted = set(int(t) for t in starts)
+    for t in range(max(wanted) + 1):
+        outputs = model([tf.constant(mu[None, t:t + 1].astype(np.float32)), *state], training=False)
+        state = outputs["states"]
+        if t in wanted:
+            states.append(state)
+            firsts.append(models.expected_next(outputs)[:, -1])
+    state = [tf.concat(parts, 0) for parts in zip(*states)]
+    z = tf.concat(firsts, 0)  # (W, D)
+    steps = [z]
+    for _ in range(horizon - 1):
+        outputs = model([z[:, None], *state], training=False)
+        state, z = outputs["states"], models.expected_next(outputs)[:, -1]
+        steps.append(z)
+    return tf.stack(steps, 1).numpy()
 
 
-def dream_latents(model, dream_config, mu, first, num_frames):
-    """A dream of `num_frames` latents (N, D) seeded at frame `first` of `mu`, as the run's dream block says."""
-    from vaegan_video.latent_dream import dream
+def frame_scores(predicted, truth):
+    """Per-frame PSNR (dB) and SSIM of uint8 frames (N, H, W, 3) against `truth`."""
+    import tensorflow as tf
 
-    settings = dream.DreamSettings.from_config(dream_config, num_frames=num_frames)
-    return np.concatenate(list(dream.rollout(dream.Dreamer(model), settings, mu, first))), settings
+    error = np.mean((predicted.astype(np.float64) - truth.astype(np.float64)) ** 2, axis=(1, 2, 3))
+    psnr = 10 * np.log10(255.0 ** 2 / np.maximum(error, 1e-10))
+    ssim = tf.image.ssim(tf.constant(predicted), tf.constant(truth), 255).numpy()
+    return psnr, ssim
+
+
+def prediction_scores(codec, model, path):
+    """{method: {"psnr_k": (W,), "ssim_k": (W,)}} over the windows of one clip."""
+    real, mu = read_clip(codec, path)
+    last = max(HORIZONS)
+    starts = np.arange(1, len(real) - last)  # two frames known (linear needs them), then `last` to predict
+    if FLAGS.max_windows and len(starts) > FLAGS.max_windows:
+        starts = starts[np.linspace(0, len(starts) - 1, FLAGS.max_windows).round().astype(int)]
+    predicted = rollouts(model, mu, starts, last)  # (W, last, D)
+    copy_latent = codec.decode(mu[starts])
+    scores = {}
+    for k in HORIZONS:
+        truth = real[starts + k]
+        linear = np.clip(real[starts].astype(np.float64) * (1 + k) - k * real[starts - 1].astype(np.float64), 0, 255)
+        guesses = {"copy_frame": real[starts], "linear_frame": linear.round().astype(np.uint8),
+                   "copy_latent": copy_latent, "model": codec.decode(predicted[:, k - 1]),
+                   "reconstruction": codec.decode(mu[starts + k])}
+        for method, guess in guesses.items():
+            psnr, ssim = frame_scores(guess, truth)
+            scores.setdefault(method, {})[f"psnr_{k}"] = psnr
+            scores[method][f"ssim_{k}"] = ssim
+    return scores
+
+
+def summarise(per_clip):
+    """Pools the windows of several clips: {method: {measure: [mean, low, high]}}."""
+    methods = per_clip[0].keys()
+    pooled = {}
+    for method in methods:
+        pooled[method] = {}
+        for measure in per_clip[0][method]:
+            values = np.concatenate([clip[method][measure] for clip in per_clip])
+            pooled[method][measure] = [float(values.mean()),
+                                       *reports.bootstrap_interval(values, block=WINDOW_BLOCK)]
+        pooled[method]["windows"] = int(sum(len(clip[method]["psnr_1"]) for clip in per_clip))
+    return pooled
+
+
+# ----------------------------------------------------------------------------- dreams
+
+
+def dream(model, dream_config, mu, num_frames, seed):
+    """A dream of `num_frames` latents (N, D) seeded at the start of `mu`, as the run's dream block says."""
+    from vaegan_video.latent_dream import dream as dreams
+
+    settings = dreams.DreamSettings.from_config(dream_config, num_frames=num_frames, seed=seed)
+    return np.concatenate(list(dreams.rollout(dreams.Dreamer(model), settings, mu, 0))), settings
 
 
 def shown_latents(model, sequence, settings, seed_latents, fed):
@@ -148,6 +240,28 @@ def shown_latents(model, sequence, settings, seed_latents, fed):
     return models.expected_next(outputs).numpy()[0, len(seed_latents) - 1:]
 
 
+def small(frames):
+    """Frames (N, H, W, 3) uint8 -> (N, NN_SIZE values) float32, area-resized, for nearest-neighbour distances."""
+    import cv2
+
+    return np.stack([cv2.resize(frame, NN_SIZE, interpolation=cv2.INTER_AREA) for frame in frames]).reshape(
+        len(frames), -1).astype(np.float32)
+
+
+def nearest_distances(frames, training):
+    """RMS distance (0-255 per value) of every frame to its nearest training frame; both from `small`."""
+    squared = (np.square(frames).sum(1)[:, None] - 2 * frames @ training.T + np.square(training).sum(1)[None])
+    return np.sqrt(np.maximum(squared.min(1), 0) / frames.shape[1])
+
+
+def pairwise_spread(clips):
+    """Mean RMS distance (0-255) between every two of `clips` (each (T, H, W, 3)) at the same frame index."""
+    length = min(len(clip) for clip in clips)
+    values = [np.sqrt(np.mean((a[:length].astype(np.float64) - b[:length].astype(np.float64)) ** 2))
+              for i, a in enumerate(clips) for b in clips[i + 1:]]
+    return float(np.mean(values))
+
+
 def strip(rows, columns, scale):
     """Rows of frames (each (N, H, W, 3)) -> one image, `columns` frames each, enlarged `scale` times."""
     from PIL import Image
@@ -161,132 +275,122 @@ def strip(rows, columns, scale):
     return grid
 
 
-def evaluate(key, autoencoder_workdir, sequence_workdir, figures):
-    """The held-out figures of pipeline `key`'s newest checkpoints, its stills and its long dream video."""
-    import tensorflow as tf
-
-    from videocore import metrics
-    from videocore import summaries
+def dream_checks(key, codec, model, sequence, figures):
+    """Memorisation, diversity and collapse of dreams seeded on each validation clip; the figures."""
     from videocore import video
     from vaegan_video.latent_dream import evaluation
+
+    training = small(np.concatenate([np.stack(list(video.read_frames(path, aspect=codec.aspect, size=codec.size)))
+                                     for path in FLAGS.train]))
+    seed_frames = int(sequence.dream.seed_frames)
+    nearest = {"dream": [], "held_out": [], "reconstruction": []}
+    spreads, collapses, motions, real_clips = [], [], [], []
+    shown = None
+    for path in FLAGS.validation:
+        real, mu = read_clip(codec, path)
+        count = len(real) - seed_frames
+        if count < 3:
+            continue
+        follow = slice(seed_frames, seed_frames + count)
+        reconstructed = codec.decode(mu[follow])
+        dreams = []
+        for index in range(FLAGS.dreams):
+            z, settings = dream(model, sequence.dream, mu, count, index)
+            z = shown_latents(model, sequence, settings, mu[:seed_frames], z)
+            dreams.append(codec.decode(z))
+        scores = evaluation.dream_scores(dreams[0], z, real[follow], reconstructed, mu[follow])
+        collapses.append(scores["collapse_vs_real"])
+        motions.append(scores["motion"])
+        spreads.append(pairwise_spread(dreams))
+        real_clips.append(real)
+        nearest["dream"].append(nearest_distances(small(np.concatenate(dreams)), training))
+        nearest["held_out"].append(nearest_distances(small(real[follow]), training))
+        nearest["reconstruction"].append(nearest_distances(small(reconstructed), training))
+        if shown is None:
+            every = max(1, count // 8)
+            shown = (pathlib.Path(path).stem, every, [real[follow][::every], reconstructed[::every],
+                                                      dreams[0][::every], dreams[1 % len(dreams)][::every]])
+    scale = max(1, round(160 / codec.size[0]))  # small frames shown larger (80x48 twice as large)
+    names = {"dream": reports.save_jpeg(figures / f"{key}_dream.jpg", strip(shown[2], 8, scale)).name}
+
+    # The notebook's length of dream from the first validation clip's seed: does it keep moving?
+    real, mu = read_clip(codec, FLAGS.validation[0])
+    long_z, settings = dream(model, sequence.dream, mu, FLAGS.long_dream_frames, 0)
+    long_dream = codec.decode(shown_latents(model, sequence, settings, mu[:seed_frames], long_z))
+    block = max(3, FLAGS.long_dream_frames // 10)
+    real_motion = evaluation.motion(real)[0]
+    blocks = [evaluation.motion(long_dream[i:i + block])[0] / real_motion
+              for i in range(0, len(long_dream) - 2, block) if len(long_dream[i:i + block]) >= 3]
+    names["long_dream"] = reports.save_jpeg(figures / f"{key}_long_dream.jpg",
+                                            strip([long_dream[::max(1, len(long_dream) // 8)]], 8, scale)).name
+    distances = {name: np.concatenate(values) for name, values in nearest.items()}
+    return {
+        "nearest": {name: [float(np.median(values)), *reports.bootstrap_interval(values, statistic=np.median)]
+                    for name, values in distances.items()},
+        "dream_spread": float(np.mean(spreads)), "real_spread": pairwise_spread(real_clips),
+        "collapse": [float(np.mean(collapses)), *reports.bootstrap_interval(collapses)],
+        "dream_motion": float(np.mean(motions)), "seed_frames": seed_frames, "dreams": FLAGS.dreams,
+        "settings": {"temperature": settings.temperature, "noise": settings.noise,
+                     "feedback_noise": settings.feedback_noise},
+        "long_dream_blocks": blocks, "long_dream_block": block, "long_dream_frames": len(long_dream),
+        "figures": names, "shown_clip": shown[0], "every": shown[1],
+    }
+
+
+# ----------------------------------------------------------------------------- evaluation and cache
+
+
+def evaluate(key, autoencoder_workdir, sequence_workdir, figures):
     from vaegan_video.latent_dream import latents
-    from vaegan_video.latent_dream import models
     from vaegan_video.latent_dream import train as latent_train
 
     codec = latents.Codec(autoencoder_workdir)
-    stream = latents.encode_video(autoencoder_workdir, FLAGS.video, codec=codec, progress=False)
-    training, held = stream.split(FLAGS.holdout)
-    mu, cut = stream.mu, len(training)
     model, sequence, _ = latent_train.restore_model(sequence_workdir)
-    scored = latent_train.evaluate(model, [stream], FLAGS.holdout)
-    trivial = evaluation.baselines(mu, cut)
-    real = np.stack(list(video.read_frames(FLAGS.video, aspect=codec.aspect, size=codec.size)))
-    if len(real) != len(mu):
-        raise RuntimeError(f"{FLAGS.video}: {len(real)} frames read but {len(mu)} latents")
-    reconstructed = decode(codec, mu[cut - 1:])  # frame cut - 1 too: the copy-last prediction of frame cut
-
-    # The model's expected next latent for every held-out frame, decoded beside copy-last's.
-    outputs = model([tf.constant(mu[None, :-1].astype(np.float32)), *models.zero_states(model, 1)], training=False)
-    predicted = models.expected_next(outputs).numpy()[0, cut - 1:]  # (held, D): predictions of frames cut..N-1
-    next_frames = {"model": metrics.psnr(decode(codec, predicted), real[cut:]),
-                   "copy_last": metrics.psnr(reconstructed[:-1], real[cut:]),
-                   "linear": metrics.psnr(decode(codec, 2 * mu[cut - 1:-1] - mu[cut - 2:-2]), real[cut:])}
-
-    # A dream seeded with the first held-out frames, against the real frames that followed them.
-    seed_frames = int(sequence.dream.seed_frames)
-    count = min(FLAGS.dream_frames, len(held) - seed_frames)
-    z, settings = dream_latents(model, sequence.dream, mu, cut, count)
-    z = shown_latents(model, sequence, settings, mu[cut:cut + seed_frames], z)
-    dreamed = decode(codec, z)
-    span = slice(cut + seed_frames, cut + seed_frames + count)
-    real_span, reconstructed_span = real[span], reconstructed[1:][seed_frames:seed_frames + count]
-    scores = evaluation.dream_scores(dreamed, z, real_span, reconstructed_span, mu[span])
-
-    # The notebook's length of dream from the same start: does it keep moving?
-    long_z, _ = dream_latents(model, sequence.dream, mu, cut, FLAGS.long_dream_frames)
-    long_z = shown_latents(model, sequence, settings, mu[cut:cut + seed_frames], long_z)
-    long_dream = decode(codec, long_z)
-    block = max(3, FLAGS.long_dream_frames // 10)
-    held_out_motion = evaluation.motion(real[cut:])[0]
-    blocks = [evaluation.motion(long_dream[i:i + block])[0] / held_out_motion
-              for i in range(0, len(long_dream) - 2, block) if len(long_dream[i:i + block]) >= 3]
-    with video.VideoWriter(pathlib.Path(sequence_workdir) / "long_dream.mp4", stream.fps) as writer:
-        writer.write(long_dream)
-
-    scale = max(1, round(160 / codec.size[0]))  # small frames shown larger (80x48 twice as large)
-    every = max(1, count // 8)
-    names = {
-        "dream": summaries.save_jpeg(figures / f"{key}_dream.jpg",
-                                     strip([real_span[::every], reconstructed_span[::every], dreamed[::every]],
-                                           8, scale), reports.FIGURE_BYTES).name,
-        "long_dream": summaries.save_jpeg(figures / f"{key}_long_dream.jpg",
-                                          strip([long_dream[::max(1, len(long_dream) // 8)]], 8, scale),
-                                          reports.FIGURE_BYTES).name,
-    }
-    return {
-        "latent_dim": int(stream.latent_dim), "frame_size": list(codec.size), "aspect": codec.aspect,
-        "frames": len(stream), "held_out": len(held), "fps": str(stream.fps),
-        "latent_range": [float(mu.min()), float(mu.max())], "latent_spread": evaluation.spread(mu[cut:]),
-        "model_mse": scored["mse"], "copy_last_mse": trivial["copy_last"], "linear_mse": trivial["linear"],
-        "variance": trivial["variance"], "nll": scored.get("nll"), "next_frame_psnr": next_frames,
-        "reconstruction_psnr": metrics.psnr(reconstructed[1:], real[cut:]),
-        "reconstruction_collapse": metrics.temporal_collapse_ratio(reconstructed[1:], real[cut:]),
-        "held_out_motion": held_out_motion, "real_motion": evaluation.motion(real_span)[0],
-        "real_jerk": evaluation.motion(real_span)[1],
-        "reconstruction_motion": evaluation.motion(reconstructed_span)[0],
-        "dream": scores, "dream_count": count, "seed_frames": seed_frames, "every": every,
-        "dream_settings": {"temperature": settings.temperature, "noise": settings.noise,
-                           "feedback_noise": settings.feedback_noise, "latent_bound": settings.latent_bound},
-        "long_dream_blocks": blocks, "long_dream_block": block, "long_dream_frames": len(long_dream),
-        "figures": names,
-    }
+    results = {"frame_size": list(codec.size), "aspect": codec.aspect, "latent_dim": int(codec.latent_dim)}
+    for split, paths in (("validation", FLAGS.validation), ("test", FLAGS.test)):
+        results[split] = summarise([prediction_scores(codec, model, path) for path in paths])
+        print(f"({key}) {split}: PSNR@5 model {results[split]['model']['psnr_5'][0]:.2f} dB, copy-last frame "
+              f"{results[split]['copy_frame']['psnr_5'][0]:.2f} dB", flush=True)
+    results["dreams"] = dream_checks(key, codec, model, sequence, figures)
+    return results
 
 
-def budget(key, autoencoder_workdir, sequence_workdir, train_frames):
-    """Steps trained, steps the published / preset budget takes on this clip, and median step times.
-
-    train_frames: the frames both networks trained on (the autoencoder's span is the sequence's)."""
-    from videocore import summaries
+def budget(key, autoencoder_workdir, sequence_workdir):
+    """Steps trained, the steps of the published / preset budget on these clips, and median step times."""
+    from videocore import video
     from videocore import workdir as workdirs
     from vaegan_video.latent_dream import input_pipeline
     from vaegan_video.latent_dream import train as latent_train
 
     auto = workdirs.load_config(autoencoder_workdir, "vaegan")
+    counts = [int(video.probe(path).frame_count) for path in FLAGS.train]
     sequence, _ = latent_train.saved_run(sequence_workdir)
-    auto_per_epoch = train_frames // int(auto["loop"]["batch_size"])
-    layout = input_pipeline.Layout((train_frames,), lanes=int(sequence.loop.batch_size),
+    auto_per_epoch = sum(counts) // int(auto["loop"]["batch_size"])
+    layout = input_pipeline.Layout(tuple(counts), lanes=int(sequence.loop.batch_size),
                                    window=int(sequence.train.window), shift_windows=bool(sequence.data.shift_windows))
     if key == "seed":  # the notebook's epochs
         published = (100 * auto_per_epoch, "100 epochs (the notebook)", 150 * layout.steps_per_epoch,
                      "150 epochs (the notebook)")
     else:  # the presets' own budgets
         published = (100 * auto_per_epoch, "100 epochs (`quick`)", 20_000, "20,000 steps (`default`)")
-    return {"autoencoder_steps": trained_step(autoencoder_workdir), "autoencoder_full": published[0],
+    return {"autoencoder_steps": reports.trained_steps(autoencoder_workdir), "autoencoder_full": published[0],
             "autoencoder_full_text": published[1], "autoencoder_per_epoch": auto_per_epoch,
-            "sequence_steps": trained_step(sequence_workdir), "sequence_full": published[2],
+            "sequence_steps": reports.trained_steps(sequence_workdir), "sequence_full": published[2],
             "sequence_full_text": published[3], "sequence_per_epoch": layout.steps_per_epoch,
-            "autoencoder_step_time": summaries.median_step_time(autoencoder_workdir),
-            "sequence_step_time": summaries.median_step_time(sequence_workdir), "train_frames": train_frames}
+            "autoencoder_step_time": reports.step_time(autoencoder_workdir),
+            "sequence_step_time": reports.step_time(sequence_workdir), "train_frames": sum(counts)}
 
 
 def results_path(key):
     return pathlib.Path(FLAGS.runs) / f"{key}_{RESULTS_FILE}"
 
 
-def cached_results(key):
-    """The results saved for pipeline `key` if they belong to its newest checkpoints and these flags."""
-    return reports.load_results(results_path(key), identity(key))
-
-
 def identity(key):
     autoencoder_workdir, sequence_workdir = workdirs_of(key)
-    return {"autoencoder_step": trained_step(autoencoder_workdir), "sequence_step": trained_step(sequence_workdir),
-            "video": FLAGS.video, "holdout": FLAGS.holdout, "dream_frames": FLAGS.dream_frames,
-            "long_dream_frames": FLAGS.long_dream_frames}
-
-
-def save_results(key, results):
-    reports.save_results(results_path(key), identity(key), results)
+    return {"autoencoder_step": reports.trained_steps(autoencoder_workdir),
+            "sequence_step": reports.trained_steps(sequence_workdir), "train": list(FLAGS.train),
+            "validation": list(FLAGS.validation), "test": list(FLAGS.test), "dreams": FLAGS.dreams,
+            "long_dream_frames": FLAGS.long_dream_frames, "max_windows": FLAGS.max_windows}
 
 
 # ----------------------------------------------------------------------------- the report
@@ -296,19 +400,44 @@ def _seconds(value):
     return "n/a" if value is None else f"{value:.3f}"
 
 
+METHODS = (("copy_frame", "copy the last frame"), ("linear_frame", "linear extrapolation of the last two frames"),
+           ("copy_latent", "copy the last latent, decoded"), ("model", "**the pipeline's prediction, decoded**"),
+           ("reconstruction", "(ceiling) the true next frame through the autoencoder"))
+
+
+def prediction_table(rows, split, measure, digits):
+    header = ["pipeline", "predictor"] + [f"{measure.upper()} @{k}" for k in HORIZONS]
+    body = []
+    for key, results in rows:
+        scores = results[split]
+        for method, name in METHODS:
+            body.append([key, name] + [reports.with_interval(scores[method][f"{measure}_{k}"][0],
+                                                             scores[method][f"{measure}_{k}"][1:], digits)
+                                       for k in HORIZONS])
+    return reports.table(header, body)
+
+
+CLAIMS = [
+    "- The seed: a VAE over frames plus an LSTM over its codes captures the footage's spatial properties "
+    "(frames that look like it): _to be written from the reconstruction ceiling and the strips_.",
+    "- ... and its temporal properties (the next frame follows from the last ones): _to be written from the "
+    "prediction tables against copy-last and linear_.",
+    "- Fed its own output, it generates endless new variations: _to be written from the dream checks "
+    "(memorisation, diversity, collapse) and the long dream_."]
+
+
 def report(rows, command, docs):
     """docs/neural_dream.md from [(key, results)], keeping a hand-written KEPT_SECTION already in it."""
     path = docs / "neural_dream.md"
-    first = rows[0][1]
     lines = [
         "# Reproducing \"Neural Dream Videos\" (seed pipeline beside ours)",
         "",
-        f"Clip: `{pathlib.Path(FLAGS.video).name}` ({first['frames']} frames at {first['fps']} fps); both pipelines "
-        f"trained on its first {first['frames'] - first['held_out']} frames, every figure below taken on the held-out "
-        f"last {first['held_out']} ({FLAGS.holdout:.0%}).",
+        f"Footage, split by whole clip (`reproduce/footage.py`): trained on {footage.names(FLAGS.train)}; "
+        f"validation {footage.names(FLAGS.validation)}; test {footage.names(FLAGS.test)}, scored once at the end "
+        "with the settings as published (nothing was tuned: each pipeline runs its preset).",
         "",
-        "Command (the same command with larger budgets resumes the runs in `runs/reproduce_neural_dream/`; "
-        "`--evaluate_only` re-makes this report from them):",
+        "Command (the same command resumes the runs in `runs/reproduce_neural_dream/`; `--evaluate_only` re-makes "
+        "this report from them):",
         "",
         "```",
         command,
@@ -316,108 +445,71 @@ def report(rows, command, docs):
         "",
         "## Budgets and step times",
         "",
-        "Step time: median seconds per training step logged by the run on this machine (2 vCPU, float32), with "
-        "other work running beside it: compare within this table only.",
+        "Step time: median seconds per training step logged by the run on this machine, with other work running "
+        "beside it: compare within this table only.",
         "",
-        "| pipeline | network | trained steps | full budget on this clip | fraction | step time (s) |",
-        "|---|---|---|---|---|---|",
     ]
+    body = []
     for key, results in rows:
         b = results["budget"]
         for part, name in (("autoencoder", "VAE (MLP)" if key == "seed" else "VAE-GAN (conv)"),
                            ("sequence", "LSTM 2x256, L2" if key == "seed" else "MDN-LSTM 512, K=5")):
             full = b[f"{part}_full"]
-            lines.append(f"| {key} | {name} | {b[f'{part}_steps']:,} ({b[f'{part}_steps'] / b[f'{part}_per_epoch']:.1f} "
-                         f"epochs) | {full:,} = {b[f'{part}_full_text']} | {b[f'{part}_steps'] / full:.0%} | "
-                         f"{_seconds(b[f'{part}_step_time'])} |")
-    lines += [
-        "",
-        "## Next-latent error on the held-out frames, baselines in the same table",
-        "",
-        "Mean squared error per latent dimension of the predicted next latent (the sequence model reads the "
-        "real latents from the start of the clip; the state carries over), beside copying the last latent and "
-        "extrapolating the last two linearly. **The absolute errors of the two pipelines are not comparable**: "
-        "each is measured in its own latent space — the seed's VAE codes are unbounded and scaled by its KL "
-        "term, the VAE-GAN's mu lies in [-1, 1] behind a tanh, they have different dimensions doing different "
-        "amounts of work, and an encoder can shrink or stretch its codes without changing what they mean. "
-        "Scale-free figures: the error over copy-last's error (< 1 beats copying), and over the variance of the "
-        "held-out latents (the error of always predicting their mean). Decoded next-frame PSNR: the prediction "
-        "decoded and compared with the real next frame, each pipeline at its own frame size "
-        f"(seed {first_size(rows, 'seed')}, ours {first_size(rows, 'ours')}), so it also carries each "
-        "decoder's own error.",
-        "",
-        "| pipeline | predictor | MSE / dim | / copy-last | / held-out variance | decoded next-frame PSNR (dB) |",
-        "|---|---|---|---|---|---|",
-    ]
+            body.append([key, name, f"{b[f'{part}_steps']:,} ({b[f'{part}_steps'] / b[f'{part}_per_epoch']:.1f} "
+                         "epochs)", f"{full:,} = {b[f'{part}_full_text']}", f"{b[f'{part}_steps'] / full:.0%}",
+                         _seconds(b[f"{part}_step_time"])])
+    lines += reports.table(["pipeline", "network", "trained steps", "full budget on these clips", "fraction",
+                            "step time (s)"], body)
+    sizes = "; ".join(f"{key} {r['frame_size'][0]}x{r['frame_size'][1]}"
+                      + (f" ({r['aspect']} crop)" if r["aspect"] else " (whole frame squeezed)") for key, r in rows)
+    for split in ("validation", "test"):
+        windows = ", ".join(f"{key} {r[split]['model']['windows']}" for key, r in rows)
+        lines += ["", f"## Next frames on the {split} clips", "",
+                  f"Every window of every {split} clip (windows: {windows}): the frames up to t are given (the "
+                  "sequence model reads their latents from the clip's start), then frames t+1, t+5 and t+10 are "
+                  "predicted, the model feeding back its own expected latents. Mean PSNR (dB) and SSIM over "
+                  f"windows, [95 % interval] from a moving-block bootstrap ({WINDOW_BLOCK} windows a block). "
+                  f"Each pipeline at its own frame size ({sizes}): compare rows within a pipeline. The last row "
+                  "is the autoencoder's own error on the true frame, the best a decoded prediction can do.",
+                  "", *prediction_table(rows, split, "psnr", 2), "", *prediction_table(rows, split, "ssim", 3)]
+    lines += ["", "## Dreams", "",
+              "Seeded with the real latents of the first frames of each validation clip (the run's own number of "
+              "seed frames), then fed their own output with the run's dream settings. **Memorisation**: the RMS "
+              f"distance (0-255) of each frame, area-resized to {NN_SIZE[0]}x{NN_SIZE[1]}, to its nearest training "
+              "frame; a dream that replays training footage scores near 0, and real held-out frames show what new "
+              "footage scores (median [95 % interval]). **Diversity**: the mean RMS distance between the dreams "
+              "from the same seed, frame by frame, beside the same distance between different real validation "
+              "clips. **Collapse**: the dream's motion over the real frames' that followed the seed (0 = frozen, "
+              "1 = moves as much).", ""]
+    body = []
     for key, r in rows:
-        for name, value, psnr in (("copy the last latent", r["copy_last_mse"], r["next_frame_psnr"]["copy_last"]),
-                                  ("linear extrapolation", r["linear_mse"], r["next_frame_psnr"]["linear"]),
-                                  ("sequence model", r["model_mse"], r["next_frame_psnr"]["model"])):
-            lines.append(f"| {key} | {name} | {value:.5f} | {value / r['copy_last_mse']:.3f} | "
-                         f"{value / r['variance']:.3f} | {psnr:.2f} |")
-    lines += ["", "Latent spaces: " + "; ".join(
-        f"{key}: {r['latent_dim']}-d, mu over the clip in [{r['latent_range'][0]:.2f}, {r['latent_range'][1]:.2f}], "
-        f"held-out spread (std over time, mean over dims) {r['latent_spread']:.4f}" for key, r in rows) + ".", ""]
-    lines += [
-        "## The autoencoders on the held-out frames",
-        "",
-        "| pipeline | frames | reconstruction PSNR (dB) | collapse ratio of the reconstruction |",
-        "|---|---|---|---|",
-    ]
-    for key, r in rows:
-        width, height = r["frame_size"]
-        crop = f", {r['aspect']} crop" if r["aspect"] else ", whole frame squeezed"
-        lines.append(f"| {key} | {width}x{height}{crop} | {r['reconstruction_psnr']:.2f} | "
-                     f"{r['reconstruction_collapse']:.3f} |")
-    lines += [
-        "",
-        "## Dreams",
-        "",
-        "Each dream is seeded with the pipeline's own number of real held-out latents (the notebook starts from "
-        "one) and then fed its own predictions, with the run's dream settings; the seed's frames are decoded from "
-        "its predictions, the noise only fed back, as in the notebook. Motion: mean absolute "
-        "frame-to-frame change (0-255); jerk: mean absolute second difference; collapse ratio: the dream's motion "
-        "over that of the real frames that followed the seed (and over their reconstructions): 0 = frozen, 1 = "
-        "moves as much; z spread: the dream's latent spread over the real latents'. The late ratio is the last "
-        "tenth of the long dream's motion over the real held-out motion.",
-        "",
-        "| pipeline | dream settings | frames | motion | jerk | collapse / real | collapse / reconstruction | "
-        "z spread | late collapse / real |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for key, r in rows:
-        d, s = r["dream"], r["dream_settings"]
-        settings = (f"noise {s['noise']:g} ({s['feedback_noise']})" if s["noise"] else "no feedback noise") + (
-            f", temperature {s['temperature']:g}" if key != "seed" else ", L2 prediction") + (
-            f"; {r['seed_frames']} seed latent" + ("s" if r["seed_frames"] > 1 else ""))
-        lines.append(f"| {key} (real frames) | — | {r['dream_count']} | {r['real_motion']:.2f} | "
-                     f"{r['real_jerk']:.2f} | 1 | — | 1 | — |")
-        lines.append(f"| {key} (reconstruction) | — | {r['dream_count']} | {r['reconstruction_motion']:.2f} | — | "
-                     f"{r['reconstruction_motion'] / max(r['real_motion'], 1e-9):.3f} | 1 | — | — |")
-        lines.append(f"| {key} dream | {settings} | {r['dream_count']} | {d['motion']:.2f} | {d['jerk']:.2f} | "
-                     f"{d['collapse_vs_real']:.3f} | {d['collapse_vs_reconstruction']:.3f} | "
-                     f"{d['z_spread_ratio']:.3f} | {r['long_dream_blocks'][-1]:.3f} |")
-    lines += ["", "Motion of the long dreams, per block of frames, over the real held-out motion (the collapse "
-              "ratio as the dream goes on):", ""]
-    width = max(len(r["long_dream_blocks"]) for _, r in rows)
-    lines += ["| pipeline | " + " | ".join(f"block {i + 1}" for i in range(width)) + " |",
-              "|---|" + "---|" * width]
-    for key, r in rows:
-        lines.append(f"| {key} ({r['long_dream_frames']} frames, {r['long_dream_block']} per block) | "
-                     + " | ".join(f"{v:.3f}" for v in r["long_dream_blocks"]) + " |")
+        d = r["dreams"]
+        settings = (f"noise {d['settings']['noise']:g} ({d['settings']['feedback_noise']})" if d["settings"]["noise"]
+                    else "no feedback noise") + (f", temperature {d['settings']['temperature']:g}"
+                                                  if key != "seed" else ", L2 prediction")
+        nearest = {name: reports.with_interval(values[0], values[1:], 1) for name, values in d["nearest"].items()}
+        body.append([key, settings, nearest["dream"], nearest["held_out"], nearest["reconstruction"],
+                     f"{d['dream_spread']:.1f} ({d['dreams']} dreams)", f"{d['real_spread']:.1f}",
+                     reports.with_interval(d["collapse"][0], d["collapse"][1:], 3)])
+    lines += reports.table(["pipeline", "dream settings", "nearest training frame: dreams",
+                            "... held-out real frames", "... their reconstructions", "spread between dreams",
+                            "between real clips", "collapse ratio"], body)
+    lines += ["", "Motion of the long dreams, per block of frames, over the real validation clip's motion (the "
+              "collapse ratio as the dream goes on):", ""]
+    width = max(len(r["dreams"]["long_dream_blocks"]) for _, r in rows)
+    lines += reports.table(["pipeline"] + [f"block {i + 1}" for i in range(width)],
+                           [[f"{key} ({r['dreams']['long_dream_frames']} frames, {r['dreams']['long_dream_block']} "
+                             "per block)"] + [f"{v:.3f}" for v in r["dreams"]["long_dream_blocks"]]
+                            for key, r in rows])
     lines += [""]
     for key, r in rows:
-        lines += [f"Stills, {PIPELINES[key]}: rows real | reconstructed | dreamed, every {r['every']} frames from "
-                  "the first held-out frame after the seed:", "",
-                  f"![{key} dream](neural_dream/{r['figures']['dream']})", "",
-                  f"The {r['long_dream_frames']}-frame dream, every {max(1, r['long_dream_frames'] // 8)} frames:", "",
-                  f"![{key} long dream](neural_dream/{r['figures']['long_dream']})", ""]
-    return reports.write_report(path, lines, reports.kept_section(path, KEPT_SECTION))
-
-
-def first_size(rows, key):
-    found = [r["frame_size"] for k, r in rows if k == key]
-    return f"{found[0][0]}x{found[0][1]}" if found else "n/a"
+        d = r["dreams"]
+        lines += [f"Strips, {PIPELINES[key]}, validation clip `{d['shown_clip']}`: rows real | reconstructed | "
+                  f"dream 1 | dream 2, every {d['every']} frames after the seed:", "",
+                  f"![{key} dream](neural_dream/{d['figures']['dream']})", "",
+                  f"The {d['long_dream_frames']}-frame dream, every {max(1, d['long_dream_frames'] // 8)} frames:", "",
+                  f"![{key} long dream](neural_dream/{d['figures']['long_dream']})", ""]
+    return reports.write_report(path, lines, reports.kept_section(path, KEPT_SECTION, CLAIMS))
 
 
 # ----------------------------------------------------------------------------- main
@@ -426,24 +518,23 @@ def first_size(rows, key):
 def main(argv):
     del argv
     from videocore import errors
-    from videocore import video
     from vaegan_video import train
     from vaegan_video.latent_dream import train as latent_train
 
-    cli.check_flags(choices=[("pipelines", PIPELINES)], fractions=["holdout"],
+    cli.check_flags(choices=[("pipelines", PIPELINES)],
                     positive=["seed_vae_epochs", "seed_lstm_epochs", "ours_vaegan_steps", "ours_sequence_steps",
-                              "dream_frames", "long_dream_frames"])
-    info = video.probe(FLAGS.video)
-    count = int(info.frame_count)
-    cut = count - int(round(count * FLAGS.holdout))  # as the latent streams split (LatentSequence.split)
-    train_end = (cut - 0.5) / float(info.fps)  # frames 0..cut-1: the autoencoders never see a held-out frame
+                              "dreams", "long_dream_frames"])
+    overlap = set(FLAGS.train) & (set(FLAGS.validation) | set(FLAGS.test))
+    if overlap:
+        raise errors.ConfigError(f"--train shares {', '.join(sorted(overlap))} with --validation or --test: "
+                                 "split by whole clip")
     runs, docs = pathlib.Path(FLAGS.runs), pathlib.Path(FLAGS.docs)
     command = reports.command_line("neural_dream")
     for key in FLAGS.pipelines:
         autoencoder_workdir, sequence_workdir = workdirs_of(key)
         if not FLAGS.evaluate_only:
             for name, step in (("autoencoder", lambda: train.train_and_evaluate(
-                    autoencoder_config(key, train_end), autoencoder_workdir, progress=False)),
+                    autoencoder_config(key), autoencoder_workdir, progress=False)),
                                ("sequence model", lambda: latent_train.train_and_evaluate(
                     sequence_config(key, autoencoder_workdir), sequence_workdir, progress=False))):
                 print(f"({key}) training the {name}", flush=True)
@@ -452,20 +543,17 @@ def main(argv):
                     print(f"({key}) {name} stopped by {result.stopped_by} at step {result.step}; run the same "
                           "command to resume", flush=True)
                     return
-        elif not (trained_step(autoencoder_workdir) and trained_step(sequence_workdir)):
+        elif not (reports.trained_steps(autoencoder_workdir) and reports.trained_steps(sequence_workdir)):
             raise errors.CheckpointError(f"{runs}: no {key} runs to evaluate; train them first (without "
                                          "--evaluate_only)")
-        results = cached_results(key)
+        results = reports.load_results(results_path(key), identity(key))
         if results is None:
             results = evaluate(key, autoencoder_workdir, sequence_workdir, docs / "neural_dream")
-            results["budget"] = budget(key, autoencoder_workdir, sequence_workdir,
-                                       results["frames"] - results["held_out"])
-            save_results(key, results)
-        print(f"({key}) next-latent error / copy-last {results['model_mse'] / results['copy_last_mse']:.3f}, "
-              f"dream collapse ratio {results['dream']['collapse_vs_real']:.3f}", flush=True)
-        rows = [(other, cached_results(other)) for other in PIPELINES]
+            results["budget"] = budget(key, autoencoder_workdir, sequence_workdir)
+            reports.save_results(results_path(key), identity(key), results)
+        rows = [(other, reports.load_results(results_path(other), identity(other))) for other in PIPELINES]
         rows = [(other, found) for other, found in rows if found is not None]
-        print(f"wrote {report(rows, command.strip(), docs)}", flush=True)
+        print(f"wrote {report(rows, command, docs)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -478,7 +478,8 @@ def report(rows, ref, config, docs, predictor):
                       "a photo (centre crop, resize). Rows: the real clip around it, the still photo, and three "
                       "clips the conditional model generates around it from other noise.", "",
                       f"![photo relived](relive/{figures['photo']})", ""]
-    lines += [reports.BEGIN_KEPT, *reports.kept_section(path, NOTES_HEADING), reports.END_KEPT, ""]
+    kept = reports.kept_section(path, NOTES_HEADING, "_To be written from the table and figures above._")
+    lines += [reports.BEGIN_KEPT, *kept, reports.END_KEPT, ""]
     return reports.write_report(path, lines + predictor_section(docs, predictor))
 
 

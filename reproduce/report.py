@@ -107,14 +107,15 @@ def bootstrap_interval(values, statistic=np.mean, level=0.95, resamples=2000, bl
 
     values: (N, ...) per-frame, per-window or per-clip scores. block > 1 resamples runs of `block`
     consecutive entries (a moving-block bootstrap), for scores of neighbouring frames that are not
-    independent. A fixed seed: the same scores give the same interval in every rewrite of a report.
+    independent; it is capped at a quarter of N, so that the draws still differ. A fixed seed: the same
+    scores give the same interval in every rewrite of a report.
     """
     values = np.asarray(values, np.float64)
     count = len(values)
     if count == 0:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
-    block = max(1, min(int(block), count))
+    block = max(1, min(int(block), count // 4))
     starts_per_draw = int(np.ceil(count / block))
     estimates = np.empty(resamples)
     for draw in range(resamples):

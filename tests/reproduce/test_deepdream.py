@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 
+import PIL.Image
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -22,14 +23,20 @@ def test_modes_table_and_stills(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     report = (docs / "deepdream.md").read_text()
     # One row per mode after the source's floor, each warping error with its interval.
-    cells = re.findall(r"^\| `(\w+)` \| ([\d.]+) \[([\d.]+), ([\d.]+)\] \|", report, re.M)
+    cells = re.findall(r"^\| `(\w+)` \| ([\d.]+) \[([\d.]+), ([\d.]+)\] \| [\d.]+x \| ([\d.]+) \[", report, re.M)
     assert [name for name, *_ in cells] == ["independent", "blend", "flow", "flow_plain"]
-    for _, value, low, high in cells:
+    for _, value, low, high, _ in cells:
         assert float(low) <= float(value) <= float(high)
-    errors = {name: float(value) for name, value, _, _ in cells}
-    assert errors["flow"] < errors["independent"]  # the point of the second seed: steadier than frame by frame
+    errors = {name: float(value) for name, value, _, _, _ in cells}
+    changes = {name: float(change) for name, _, _, _, change in cells}
+    # The point of the second seed: steadier than frame by frame, and flickering less.
+    assert errors["flow"] < errors["independent"] and changes["flow"] < changes["independent"]
+    assert (docs / "deepdream" / "modes_strip.jpg").stat().st_size < 150_000
+    gif = PIL.Image.open(docs / "deepdream" / "independent_vs_flow.gif")
+    count = int(re.search(r"at 192x82 \((\d+) frames\)", report).group(1))
+    assert 7 <= count <= 8 and gif.n_frames == count and gif.width > 2 * 192  # 0.3 s at 25 fps, side by side
+    assert (docs / "deepdream" / "independent_vs_flow.gif").stat().st_size < 2 * 1024 * 1024
     for name in ("independent", "blend", "flow"):
-        assert (docs / "deepdream" / f"{name}_middle.jpg").stat().st_size > 1000
         assert (stills / f"deepdream_{name}.jpg").stat().st_size < 300 * 1024
     assert "python -m reproduce.deepdream --seconds=0.3" in report
 
