@@ -7,6 +7,8 @@
   kernel is one oneDNN primitive forwards and one backwards (~2x faster on a (16, 16, 32, 32, 64)
   bf16 activation). Any rank >= 2 works: every axis but the channels is folded into NHWC.
 - PixelConv3D / PixelConv3DTranspose: the 3-channel layers of the critic and the generator.
+- Conv3DAs2D / Conv3DTransposeAs2D: any 3D (de)convolution as 2D ones, one per temporal tap, for CPUs where
+  TensorFlow runs without oneDNN and its Conv3D backward pass is ~100x slower than forward.
 - leaky_relu / LeakyReLU: no extra backward pass of zeros under the gradient penalty.
 - SmallMapConv2D / SmallMapConv2DTranspose: the frame predictor's layers on 8x8 and 4x4 maps.
 """
@@ -123,6 +125,164 @@ class PixelConv3DTranspose(keras.layers.Conv3DTranspose):
 
     def call(self, inputs):
         outputs = transposed_conv_by_blocks(inputs, tf.cast(self.kernel, inputs.dtype))
+        if self.use_bias:
+            outputs = outputs + tf.cast(self.bias, outputs.dtype)
+        return self.activation(outputs) if self.activation is not None else outputs
+
+
+# ----------------------------------------------------------------------------- 3D convolutions as 2D ones
+#
+# TensorFlow runs its CPU kernels through oneDNN by default only on CPUs with AVX512_VNNI, AVX512_BF16,
+# AVX_VNNI or AMX. Elsewhere (AVX2-only CPUs such as some EPYCs) Conv3D falls back to Eigen, whose
+# backward pass runs thousands of tiny GEMMs: 2.2-3.8 s forward + backward for the demo critic's first
+# layer (8x16x32x32x3 -> 16 channels) on a 2-core AVX2 EPYC against 11 ms forward, while Eigen's 2D
+# convolutions are fast. A 3D convolution is the sum over its kernel's temporal taps of 2D
+# convolutions: tap k of output frame t reads input frame stride * t + k - pad, so each tap is one
+# Conv2D over the frames it reads, folded into the batch. The transposed convolution scatters each
+# tap's Conv2DTranspose into the output frames stride * t + k - pad. Same kernel variable, same
+# arithmetic; every gradient (and the gradient penalty's second one) is then a 2D convolution's.
+# Without oneDNN this was 20-200x faster per layer (the whole demo WGAN-GP step: bench_relive.py);
+# with oneDNN the native ops are 2-4x faster than the sums, so `videocore.device` picks per process.
+
+
+def _temporal_geometry(frames, taps, stride, padding):
+    """(output frames, zero frames padded before) of a convolution over `frames` frames, TF's SAME / VALID rules."""
+    if padding == "same":
+        outputs = -(-frames // stride)
+        return outputs, max((outputs - 1) * stride + taps - frames, 0) // 2
+    return (frames - taps) // stride + 1, 0
+
+
+def _tap_range(tap, stride, before, outputs, frames):
+    """The output frames (first, last) of tap `tap` whose frame stride * t + tap - before lies in [0, frames)."""
+    first = max(0, -((tap - before) // stride))
+    last = min(outputs - 1, (frames - 1 - tap + before) // stride)
+    return first, last
+
+
+def _fold(x):
+    """(B, n, H, W, C) -> (B * n, H, W, C)."""
+    return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
+
+
+def _unfold(y, frames, static_shape):
+    """(B * n, H, W, C) -> (B, n, H, W, C), with the static sides of `static_shape` (B, H, W, C) kept."""
+    y = tf.reshape(y, tf.concat([[-1, frames], tf.shape(y)[1:]], 0))
+    y.set_shape([static_shape[0], frames, *static_shape[1:]])
+    return y
+
+
+def _check_frames(x):
+    if x.shape[1] is None:
+        raise ValueError("3D convolutions as 2D ones need a static number of frames (axis 1)")
+    return x.shape[1]
+
+
+def conv3d_as_2d(x, kernel, strides=(1, 1, 1), padding="same"):
+    """tf.nn.conv3d(x, kernel, strides, padding) as a sum over the kernel's temporal taps of tf.nn.conv2d.
+
+    x: (B, D, H, W, C), D static; kernel: (kd, kh, kw, C, O); strides: (sd, sh, sw); padding: "same" or
+    "valid" (TF's rules). Returns (B, D', H', W', O) in x's dtype. Differentiable any number of times.
+    """
+    frames, taps, stride = _check_frames(x), kernel.shape[0], strides[0]
+    outputs, before = _temporal_geometry(frames, taps, stride, padding)
+    ranges = {tap: _tap_range(tap, stride, before, outputs, frames) for tap in range(taps)}
+    ranges = {tap: (first, last) for tap, (first, last) in ranges.items() if first <= last}
+    # Frames stride * q + phase as (B, q, phase, ...): a tap's frames are then one plain slice (TF's strided
+    # slice along the time axis was 10x slower than this reshape and slice).
+    groups = -(-max(stride * last + tap - before + 1 for tap, (_, last) in ranges.items()) // stride)
+    if groups * stride > frames:
+        x = tf.pad(x, [[0, 0], [0, groups * stride - frames], [0, 0], [0, 0], [0, 0]])
+    elif groups * stride < frames:  # trailing frames no tap reads (VALID)
+        x = x[:, :groups * stride]
+    shape = tf.shape(x)
+    phased = tf.reshape(x, tf.concat([[-1, groups, stride], shape[2:]], 0))  # (B, D / stride, stride, H, W, C)
+    phases = tf.unstack(phased, axis=2)  # stride x (B, D / stride, H, W, C); backwards one stack
+    terms = []
+    for tap, (first, last) in ranges.items():
+        group, phase = divmod(stride * first + tap - before, stride)
+        count = last - first + 1
+        reads = phases[phase][:, group:group + count]  # (B, count, H, W, C): frames stride * t + tap - before
+        y = tf.nn.conv2d(_fold(reads), kernel[tap], strides[1:], padding.upper())
+        y = _unfold(y, count, [x.shape[0], *y.shape[1:]])
+        terms.append(tf.pad(y, [[0, 0], [first, outputs - 1 - last], [0, 0], [0, 0], [0, 0]]))
+    return tf.add_n(terms)
+
+
+def conv3d_transpose_as_2d(x, kernel, strides=(1, 1, 1), padding="same"):
+    """tf.nn.conv3d_transpose as Keras' Conv3DTranspose calls it (output_padding None), as tf.nn.conv2d_transpose
+    per temporal tap, each scattered into the output frames it writes.
+
+    x: (B, d, h, w, C), d static; kernel: (kd, kh, kw, O, C); strides: (sd, sh, sw); padding "same" (output
+    sides = input sides x stride) or "valid" ((side - 1) x stride + max(kernel, stride)). -> (B, D, H, W, O).
+    """
+    frames, taps, stride = _check_frames(x), kernel.shape[0], strides[0]
+    sizes = [_transposed_size(side, size, step, padding)
+             for side, size, step in zip(_sides(x), kernel.shape[:3], strides)]
+    output_frames = sizes[0]
+    _, before = _temporal_geometry(output_frames, taps, stride, padding)
+    per_phase = -(-output_frames // stride)  # output frames stride * m + phase, m < per_phase
+    phases = [[] for _ in range(stride)]
+    batch = tf.shape(x)[0]
+    for tap in range(taps):
+        # Input frame t writes output frame stride * t + tap - before.
+        first, last = _tap_range(tap, stride, before, frames, output_frames)
+        if first > last:
+            continue
+        count = last - first + 1
+        folded_shape = tf.stack([batch * count, sizes[1], sizes[2], kernel.shape[3]])
+        z = tf.nn.conv2d_transpose(_fold(x[:, first:last + 1]), kernel[tap], folded_shape, strides[1:],
+                                   padding.upper())
+        z = _unfold(z, count, [x.shape[0], *(s if isinstance(s, int) else None for s in sizes[1:]),
+                                kernel.shape[3]])
+        offset, phase = divmod(stride * first + tap - before, stride)
+        phases[phase].append(tf.pad(z, [[0, 0], [offset, per_phase - offset - count], [0, 0], [0, 0], [0, 0]]))
+    sums = [tf.add_n(terms) if terms else None for terms in phases]  # each (B, per_phase, H, W, O)
+    written = next(total for total in sums if total is not None)
+    sums = [tf.zeros_like(written) if total is None else total for total in sums]  # a phase no tap writes (kd < sd)
+    if stride == 1:
+        return sums[0][:, :output_frames]
+    woven = tf.stack(sums, axis=2)  # (B, per_phase, stride, H, W, O)
+    shape = tf.shape(woven)
+    woven = tf.reshape(woven, tf.concat([[shape[0], per_phase * stride], shape[3:]], 0))
+    woven.set_shape([x.shape[0], per_phase * stride, *sums[0].shape[2:]])
+    return woven[:, :output_frames]
+
+
+def _transposed_size(side, kernel_size, stride, padding):
+    """Keras' Conv3DTranspose output side (output_padding None)."""
+    if padding == "same":
+        return side * stride
+    return (side - 1) * stride + max(kernel_size, stride)
+
+
+def _check_as_2d(layer):
+    if layer.data_format != "channels_last" or set(layer.dilation_rate) != {1} or getattr(layer, "groups", 1) != 1 \
+            or getattr(layer, "output_padding", None) is not None:
+        raise ValueError(f"{type(layer).__name__} is for channels-last layers without dilation, groups or "
+                         "output_padding")
+
+
+class Conv3DAs2D(keras.layers.Conv3D):
+    """`keras.layers.Conv3D` computed by `conv3d_as_2d`: same variables, outputs and gradients (of any order)."""
+
+    def build(self, input_shape):
+        _check_as_2d(self)
+        super().build(input_shape)
+
+    def convolution_op(self, inputs, kernel):
+        return conv3d_as_2d(inputs, tf.cast(kernel, inputs.dtype), self.strides, self.padding)
+
+
+class Conv3DTransposeAs2D(keras.layers.Conv3DTranspose):
+    """`keras.layers.Conv3DTranspose` computed by `conv3d_transpose_as_2d`: same variables, outputs and gradients."""
+
+    def build(self, input_shape):
+        _check_as_2d(self)
+        super().build(input_shape)
+
+    def call(self, inputs):
+        outputs = conv3d_transpose_as_2d(inputs, tf.cast(self.kernel, inputs.dtype), self.strides, self.padding)
         if self.use_bias:
             outputs = outputs + tf.cast(self.bias, outputs.dtype)
         return self.activation(outputs) if self.activation is not None else outputs
