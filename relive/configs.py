@@ -18,6 +18,11 @@ def seed():
     """The (Re)Live Photos poster: 32 frames of 64x64, latent code 2x4x4x512, 1024-d LSTM."""
     config = ml_collections.ConfigDict()
     config.model = "wgan"
+    # How the GANs' 3D (de)convolutions are computed (same weights and function either way): "native"
+    # (TF's Conv3D ops), "conv2d" (sums of 2D convolutions, one per temporal tap: relive/layers.py) or
+    # "auto" (videocore.device: conv2d on CPUs where TF runs without oneDNN, whose Conv3D backward pass is
+    # ~100x slower than forward; native on GPUs and on CPUs with oneDNN). The run's log names the choice.
+    config.conv3d = "auto"
 
     # Setup: "32 frames of 64x64 images".
     config.clip = ml_collections.ConfigDict()

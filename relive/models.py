@@ -5,7 +5,8 @@ comes from the config (`configs.py`); this file only wires layers. Under the mix
 policy the convolutions run in bf16 (oneDNN AMX kernels), the generator's batch norm is the
 fused bf16 kernel of `layers.batch_norm`, and network outputs stay in the compute dtype:
 losses cast them to float32. On a GPU `videocore.device` swaps in Keras' BatchNorm, plain 3D convolutions
-and cuDNN's LSTM (same weights, same function).
+and cuDNN's LSTM (same weights, same function); on a CPU without oneDNN it picks 3D convolutions computed as
+sums of 2D ones (config.conv3d).
 """
 import math
 
@@ -86,6 +87,22 @@ def condition_frame(clips, which="middle"):
 # ----------------------------------------------------------------------------- WGAN
 
 
+def conv3d_form(config):
+    """How the 3D (de)convolutions are computed: "native" or "conv2d" (config.conv3d, "auto" = as
+    `videocore.device` chooses for this device). ConfigError for another value."""
+    return device.conv3d_form(config.get("conv3d", "auto"))[0]
+
+
+def _conv3d_layers(config, pixel_side):
+    """(Conv3D class, Conv3DTranspose class) for config.conv3d; `pixel_side`: for a layer with 3 (or 6) channels
+    on one side, which the native form computes by space-to-depth blocks on CPU when its kernel is 4x4x4."""
+    if conv3d_form(config) == "conv2d":
+        return layers.Conv3DAs2D, layers.Conv3DTransposeAs2D
+    if pixel_side and not device.choices().plain_conv3d:
+        return layers.PixelConv3D, layers.PixelConv3DTranspose
+    return keras.layers.Conv3D, keras.layers.Conv3DTranspose
+
+
 def _upsample_to_clip(code, config, name):
     """(B, t, h, w, C) latent code -> (B, T, H, W, 3) clip in [-1, 1]: 3D deconvolutions with BN + ReLU."""
     gen = config.generator
@@ -93,13 +110,13 @@ def _upsample_to_clip(code, config, name):
     _check_filters("generator.filters", gen.filters, steps - 1)
     x = code
     for index, filters in enumerate(gen.filters):
-        x = keras.layers.Conv3DTranspose(filters, gen.kernel_size, strides=2, padding="same", use_bias=False,
-                                         name=f"{name}_deconv{index + 1}")(x)
+        deconv_layer = _conv3d_layers(config, pixel_side=False)[1]
+        x = deconv_layer(filters, gen.kernel_size, strides=2, padding="same", use_bias=False,
+                         name=f"{name}_deconv{index + 1}")(x)
         x = layers.batch_norm(gen.bn_momentum, gen.bn_epsilon, name=f"{name}_bn{index + 1}")(x)
         x = keras.layers.ReLU(name=f"{name}_relu{index + 1}")(x)
     # The RGB layer has the fast block form when its kernel is 4x4x4 (layers.PixelConv3DTranspose).
-    blocks = gen.kernel_size == 4 and not device.choices().plain_conv3d
-    rgb_layer = layers.PixelConv3DTranspose if blocks else keras.layers.Conv3DTranspose
+    rgb_layer = _conv3d_layers(config, pixel_side=gen.kernel_size == 4)[1]
     x = rgb_layer(3, gen.kernel_size, strides=2, padding="same", name=f"{name}_deconv{steps}")(x)
     return keras.layers.Activation("tanh", name=f"{name}_tanh")(x)
 
@@ -145,8 +162,8 @@ def critic_norm(config):
 def _critic_body(x, config, name):
     """(B, T, H, W, C) -> (B, 1) score: 3D convolutions 4x4x4 stride 2 with LeakyReLU, then linear.
 
-    layers.LeakyReLU and layers.PixelConv3D compute the same as Keras' layers, faster under the
-    gradient penalty's double backward."""
+    layers.LeakyReLU, layers.PixelConv3D and layers.Conv3DAs2D compute the same as Keras' layers, faster
+    under the gradient penalty's double backward."""
     spec = config.critic
     steps = upsampling_steps(config)
     _check_filters("critic.filters", spec.filters, steps)
@@ -156,8 +173,7 @@ def _critic_body(x, config, name):
         # As in DCGAN, the first layer sees the pixels unnormalised.
         normalised = norm != "none" and index > 0
         # The pixel layer has the fast block form when its kernel is 4x4x4 (layers.PixelConv3D).
-        blocks = index == 0 and spec.kernel_size == 4 and not device.choices().plain_conv3d
-        conv_layer = layers.PixelConv3D if blocks else keras.layers.Conv3D
+        conv_layer = _conv3d_layers(config, pixel_side=index == 0 and spec.kernel_size == 4)[0]
         x = conv_layer(filters, spec.kernel_size, strides=2, padding="same", use_bias=not normalised,
                        kernel_constraint=clip, bias_constraint=clip, name=f"{name}_conv{index + 1}")(x)
         if normalised and norm == "batch":

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import PIL.Image
 import tensorflow as tf
+from absl import logging
 
 from relive import configs
 from relive import evaluate
@@ -23,6 +24,7 @@ from relive import models
 from relive import rollouts
 from relive import sample
 from videocore import checkpoint
+from videocore import device
 from videocore import errors
 from videocore import files
 from videocore import loop
@@ -93,6 +95,8 @@ class GanTask(_ClipTask):
         # Conditional: one more batch of real clips, whose conditioning frames are the generator step's photos.
         self.clips_per_example = self.critic_steps + (1 if self.conditional else 0)
         super().__init__(config, setup)
+        form, why = device.conv3d_form(config.get("conv3d", "auto"))
+        logging.info("3D convolutions: %s (config.conv3d=%s; %s)", form, config.get("conv3d", "auto"), why)
         if self.conditional:
             generator, critic = models.conditional_generator(config), models.conditional_critic(config)
         else:
@@ -309,6 +313,7 @@ def train_and_evaluate(config, workdir):
     if config.model != "predictor":  # a predictor's clips need not fit the GANs' latent code
         models.upsampling_steps(config)  # bad sizes fail before any data is decoded
         models.critic_norm(config)
+        models.conv3d_form(config)
         models.condition_index(config.clip.get("condition_frame", "middle"), config.clip.num_frames)
     workdir = pathlib.Path(workdir)
     sample.save_run_config(config, workdir)

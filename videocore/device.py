@@ -7,6 +7,13 @@ faster here on oneDNN (DESIGN.md). On a GPU the library kernels are the fast one
 activations' statistics in float32, which is what loss-scaled float16 training wants), and XLA.
 Every pair computes the same function from the same weights (tests/videocore/test_device.py).
 
+3D convolutions are the one choice that depends on the CPU: TensorFlow runs its CPU ops through
+oneDNN by default only on CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX (or with
+TF_ENABLE_ONEDNN_OPTS=1). Without oneDNN, e.g. on AVX2-only CPUs, its Conv3D backward pass is
+Eigen's and ~100x slower than forward (8.1 s against 33 ms for the demo critic's first layer), so
+such CPUs get relive's 3D convolutions as sums of 2D ones ("conv2d"); with oneDNN the native ops
+are 2-4x faster than those sums and stay ("native"), as on a GPU (bench/bench_relive.py --only=layers).
+
 Force a branch with the environment variable NEURAL_VIDEO_DEVICE=cpu|gpu (e.g. to reproduce a GPU
 run's graph on a CPU) or, in code, `with device.forced("gpu"):` around model building.
 """
@@ -17,8 +24,12 @@ import os
 import tensorflow as tf
 
 from videocore import errors
+from videocore import precision
 
 DEVICES = ("auto", "cpu", "gpu")
+CONV3D_FORMS = ("auto", "native", "conv2d")
+# /proc/cpuinfo flags for which TensorFlow turns oneDNN on by default on Linux (its DefaultOneDnnPolicy).
+ONEDNN_DEFAULT_CPU_FLAGS = frozenset({"avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16"})
 ENVIRONMENT_VARIABLE = "NEURAL_VIDEO_DEVICE"
 
 _forced = []  # stack of names set by `forced`, innermost last
@@ -32,11 +43,25 @@ class Choices:
     plain_conv3d: bool  # keras Conv3D / Conv3DTranspose instead of the space-to-depth pixel layers
     keras_batch_norm: bool  # keras.layers.BatchNormalization instead of videocore.layers.BatchNormalization
     jit_compile: bool  # XLA for the train step when config.loop.jit_compile is left unset
+    conv3d: str  # "native" (TF's Conv3D ops) or "conv2d" (relive.layers' sums of 2D convolutions per temporal tap)
 
 
 def detected_device():
     """"gpu" when TensorFlow sees a GPU, else "cpu"."""
     return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+
+
+def onednn_enabled():
+    """Whether TensorFlow runs its CPU kernels through oneDNN in this process ($TF_ENABLE_ONEDNN_OPTS, else
+    TensorFlow's Linux default: on for CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port  # TF's own answer; private, hence the fallback
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        asked = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip().lower()
+        if asked in ("0", "false", "1", "true"):
+            return asked in ("1", "true")
+        return bool(precision.cpu_flags() & ONEDNN_DEFAULT_CPU_FLAGS)
 
 
 def resolve(device=None):
@@ -55,8 +80,23 @@ def resolve(device=None):
 def choices(device=None):
     """The `Choices` for `device` (None / "auto" = as `resolve` finds it)."""
     gpu = resolve(device) == "gpu"
+    conv3d = "native" if gpu or onednn_enabled() else "conv2d"
     return Choices(device="gpu" if gpu else "cpu", cudnn_lstm=gpu, plain_conv3d=gpu, keras_batch_norm=gpu,
-                   jit_compile=gpu)
+                   jit_compile=gpu, conv3d=conv3d)
+
+
+def conv3d_form(asked="auto", device=None):
+    """("native" or "conv2d", why): `asked` if not "auto", else `choices(device).conv3d`. ConfigError for
+    another name."""
+    name = str(asked).strip().lower()
+    if name not in CONV3D_FORMS:
+        raise errors.ConfigError(f"conv3d={asked!r} is not one of {', '.join(CONV3D_FORMS)}")
+    if name != "auto":
+        return name, "asked for"
+    chosen = choices(device)
+    if chosen.device == "gpu":
+        return chosen.conv3d, "auto: GPU (cuDNN)"
+    return chosen.conv3d, f"auto: CPU, oneDNN {'on' if onednn_enabled() else 'off'}"
 
 
 @contextlib.contextmanager

@@ -1,4 +1,6 @@
 """videocore.device: each branch forced on this CPU, and the GPU layers give the CPU layers' outputs for the same weights."""
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -12,20 +14,42 @@ from videocore import device
 from videocore import errors
 from videocore import layers
 from videocore import loop
+from videocore import precision
 
 
 def test_this_cpu_machine_gets_the_cpu_branch(monkeypatch):
     monkeypatch.delenv(device.ENVIRONMENT_VARIABLE, raising=False)
+    conv3d = "native" if device.onednn_enabled() else "conv2d"
     assert device.choices() == device.Choices("cpu", cudnn_lstm=False, plain_conv3d=False, keras_batch_norm=False,
-                                              jit_compile=False)
+                                              jit_compile=False, conv3d=conv3d)
 
 
 def test_environment_and_forced_override_the_detection(monkeypatch):
     monkeypatch.setenv(device.ENVIRONMENT_VARIABLE, "GPU")
-    assert device.choices() == device.Choices("gpu", True, True, True, True)
+    assert device.choices() == device.Choices("gpu", True, True, True, True, "native")
     with device.forced("cpu"):
         assert device.choices().device == "cpu"  # the innermost setting wins over the environment
     assert device.choices("cpu").cudnn_lstm is False
+
+
+def test_conv3d_form_follows_onednn_on_cpu_and_is_native_on_gpu(monkeypatch):
+    monkeypatch.setattr(device, "onednn_enabled", lambda: False)  # an AVX2-only CPU: TF runs Eigen's kernels
+    assert device.choices("cpu").conv3d == "conv2d"
+    assert device.conv3d_form("auto", "cpu") == ("conv2d", "auto: CPU, oneDNN off")
+    assert device.choices("gpu").conv3d == "native"
+    assert device.conv3d_form("Native", "cpu") == ("native", "asked for")
+    monkeypatch.setattr(device, "onednn_enabled", lambda: True)
+    assert device.choices("cpu").conv3d == "native"
+    assert device.conv3d_form("conv2d", "gpu") == ("conv2d", "asked for")
+    with pytest.raises(errors.ConfigError, match="conv3d='3d'"):
+        device.conv3d_form("3d")
+
+
+def test_onednn_default_flags_agree_with_tensorflow(monkeypatch):
+    """ONEDNN_DEFAULT_CPU_FLAGS (the fallback) gives TensorFlow's own answer on this machine."""
+    if os.environ.get("TF_ENABLE_ONEDNN_OPTS") is not None:
+        pytest.skip("TF_ENABLE_ONEDNN_OPTS is set: TF's answer is not its default")
+    assert device.onednn_enabled() == bool(precision.cpu_flags() & device.ONEDNN_DEFAULT_CPU_FLAGS)
 
 
 def test_unknown_device_name_is_a_config_error(monkeypatch):
