@@ -266,7 +266,13 @@ def saved_model_config(workdir):
     """The `model` block the run in `workdir` was trained with, or None (WorkdirError if `workdir`
     is not a VAE-GAN run)."""
     saved = workdirs.load_config(workdir, KIND)
-    return None if saved is None else saved.get("model")
+    if saved is None:
+        return None
+    model = saved.get("model")
+    if not isinstance(model, dict) or not {"width", "height", "latent_dim"} <= set(model):
+        raise workdirs.WorkdirError(f"{pathlib.Path(workdir) / workdirs.CONFIG_FILE}: not a VAE-GAN run's config "
+                                    "(no model block with width, height and latent_dim)")
+    return model
 
 
 def check_model_matches(config, workdir):

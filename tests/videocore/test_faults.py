@@ -288,6 +288,21 @@ def test_a_command_given_what_is_not_its_run_says_what_it_found_in_one_line(tmp_
     assert "Traceback" not in result.stderr
 
 
+def test_a_config_json_of_something_else_is_one_line(tmp_path):
+    workdir = tmp_path / "given"
+    workdir.mkdir()
+    (workdir / "config.json").write_text('{"model": "x"}')  # JSON, but no VAE-GAN run wrote it
+    synthetic.write_video(tmp_path / "film.mp4", num_frames=4, width=32, height=32)
+    result = subprocess.run([sys.executable, "-m", "run_scripts.vaegan_reconstruct", f"--workdir={workdir}",
+                             f"--video={tmp_path}/film.mp4", f"--output={tmp_path}/out.mp4"],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {workdir / 'config.json'}: not a VAE-GAN run's config (no model block with width, height and "
+        "latent_dim)")
+    assert not (tmp_path / "out.mp4").exists()
+
+
 # ----------------------------------------------------------------------------- outputs cut short
 
 
