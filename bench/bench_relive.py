@@ -1,7 +1,9 @@
 """relive at the seed's sizes: seconds per generator step (5 critic + 1 generator update, batch 16 clips of
-32x64x64) for WGAN and WGAN-GP, and per LSTM predictor step (batch 16, 32 frames); prints medians.
+32x64x64) for WGAN and WGAN-GP, and per LSTM predictor step (batch 16, 32 frames); prints medians. Also the
+3D convolutions' two forms (config.conv3d): TF's Conv3D ops against sums of 2D convolutions.
 
     python bench/bench_relive.py [--steps=4] [--only=gp,clip,lstm] [--precisions=auto,float32] [--naive]
+    python bench/bench_relive.py --only=layers,forms [--presets=demo,seed] [--jobs=wgan,gp,conditional,predictor]
 
 1. Our step: the real training loop (relive.train through videocore.loop) on the bundled bikes clip,
    per-step times read back from the TensorBoard event file (median after the first, traced, step),
@@ -10,6 +12,15 @@
    it from the papers (Keras BatchNormalization, LeakyReLU, Conv3D(Transpose) / Conv2D(Transpose),
    a float32 Keras LSTM, Keras' Adam; real and fake clips scored in separate critic calls; one
    tf.function per generator step), under the auto policy.
+3. --only=layers: every 3D (de)convolution shape of the presets' WGANs (batch loop.batch_size), Keras'
+   layer against relive.layers.Conv3DAs2D / Conv3DTransposeAs2D (and the space-to-depth pixel layers):
+   median ms of forward, forward + backward (input and weight gradients) and the gradient penalty's
+   double backward, with the ratio 2D / native.
+4. --only=forms: the real loop's generator step of each preset (WGAN, WGAN-GP, conditional, predictor)
+   with config.conv3d=native (before) and conv2d (after), one after the other in this run.
+TensorFlow uses oneDNN only on CPUs with AVX512_VNNI / AVX512_BF16 / AVX_VNNI / AMX by default; run with
+TF_ENABLE_ONEDNN_OPTS=0 to see on such a CPU what an AVX2-only CPU runs (Eigen's kernels), or with
+ONEDNN_MAX_CPU_ISA=AVX2 to cap oneDNN's instruction set. The header line names the CPU and the setting.
 Goals on the 2-core dev machine: WGAN-GP <= 4 s, LSTM <= 1.0 s.
 Other processes on the machine make every figure slower: say so when quoting them.
 """
@@ -179,9 +190,190 @@ def _naive_predictor_step(config):
     return step
 
 
+
+# ----------------------------------------------------------------------------- 3D convolutions: native vs 2D form
+
+
+def conv3d_layer_shapes(preset):
+    """The 3D (de)convolutions of a preset's WGAN: [(what, input shape (B, T, H, W, C), filters, transposed)].
+
+    B is loop.batch_size (the GP's joint scoring of real and fake clips doubles it in a real step)."""
+    config = configs.get_config(preset)
+    batch, steps = config.loop.batch_size, models.upsampling_steps(config)
+    frames, size = config.clip.num_frames, config.clip.frame_size
+    shapes = []
+    channels = 3
+    for index, filters in enumerate(config.critic.filters):
+        scale = 2 ** index
+        shapes.append((f"critic conv{index + 1}", (batch, frames // scale, size // scale, size // scale, channels),
+                       filters, False))
+        channels = filters
+    latent = tuple(config.generator.latent_shape)
+    for index, filters in enumerate(tuple(config.generator.filters) + (3,)):
+        scale = 2 ** (steps - index)
+        channels = latent[3] if index == 0 else config.generator.filters[index - 1]
+        shapes.append((f"generator deconv{index + 1}",
+                       (batch, frames // scale, size // scale, size // scale, channels), filters, True))
+    return shapes
+
+
+def _layer_for(form, filters, transposed):
+    """Keras' layer ("native"), the 2D form ("2d") or the space-to-depth block form ("pixel"), 4x4x4 stride 2."""
+    if form == "2d":
+        layer_class = layers.Conv3DTransposeAs2D if transposed else layers.Conv3DAs2D
+    elif form == "pixel":
+        layer_class = layers.PixelConv3DTranspose if transposed else layers.PixelConv3D
+    else:
+        layer_class = keras.layers.Conv3DTranspose if transposed else keras.layers.Conv3D
+    return layer_class(filters, 4, strides=2, padding="same", use_bias=not transposed)
+
+
+def _median_ms(run, repeats):
+    run()  # trace and warm up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def time_conv3d_layer(layer, shape, repeats, penalty):
+    """Median ms of forward, forward + backward (input and weight gradients) and, if `penalty`, the gradient
+    penalty's double backward (penalty of leaky_relu(layer(x)) summed, its gradient w.r.t. the weights)."""
+    dtype = keras.mixed_precision.global_policy().compute_dtype
+    x = tf.cast(tf.random.uniform(shape, -1, 1, seed=1), dtype)
+    layer.build(shape)
+
+    @tf.function
+    def forward(x):
+        return layer(x)
+
+    @tf.function
+    def forward_backward(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(tf.square(tf.cast(layer(x), tf.float32)))
+        return tape.gradient(loss, [x, layer.kernel])
+
+    @tf.function
+    def double_backward(x):
+        with tf.GradientTape() as tape:
+            score = losses.gradient_penalty(
+                lambda v: tf.reduce_sum(tf.cast(layers.leaky_relu(layer(v), 0.2), tf.float32), axis=[1, 2, 3, 4]), x)
+        return tape.gradient(score, layer.kernel)
+
+    def run(function):
+        return lambda: [tf.reduce_sum(tf.cast(t, tf.float32)).numpy() for t in tf.nest.flatten(function(x))]
+
+    times = [_median_ms(run(forward), repeats), _median_ms(run(forward_backward), repeats)]
+    times.append(_median_ms(run(double_backward), repeats) if penalty else float("nan"))
+    return times
+
+
+def conv3d_layer_table(presets, precision_name, repeats):
+    """Prints Keras' layers (native) against the 2D form per layer shape of the presets' WGANs; for the
+    3-channel layers also the block form the native models use on CPU (relive.layers.PixelConv3D...)."""
+    with precision.policy_scope(precision_name) as policy:
+        print(f"\n3D convolution layers, {policy}, median ms of {repeats} ({_machine()}):")
+        print(f"{'preset':6s} {'layer':18s} {'input':22s} {'out':>4s} {'form':7s} {'fwd':>8s} {'fwd+bwd':>9s} "
+              f"{'GP':>9s}  2D / native (fwd, fwd+bwd, GP)")
+        for preset in presets:
+            for what, shape, filters, transposed in conv3d_layer_shapes(preset):
+                forms = ["native", "2d"] + (["pixel"] if 3 in (shape[-1], filters) else [])
+                results = {}
+                for form in forms:
+                    layer = _layer_for(form, filters, transposed)
+                    results[form] = time_conv3d_layer(layer, shape, repeats, penalty=not transposed)
+                for form in forms:
+                    ratio = ""
+                    if form == "2d":
+                        ratio = ", ".join(f"{two / native:.2f}" for two, native in zip(results["2d"], results["native"])
+                                          if native == native)
+                    fwd, both, penalty = results[form]
+                    print(f"{preset:6s} {what:18s} {'x'.join(map(str, shape)):22s} {filters:4d} {form:7s} "
+                          f"{fwd:8.1f} {both:9.1f} {penalty:9.1f}  {ratio}", flush=True)
+
+
+FORM_JOBS = ("wgan", "gp", "conditional", "predictor")
+FORMS = {"native": "native", "2d": "conv2d"}
+
+
+def form_config(preset, job, form, policy):
+    """The preset's config for one job of the before / after table: wgan (weight clipping), gp (WGAN-GP),
+    conditional (the preset's conditional model: demo_conditional for demo) or predictor (demo_predictor)."""
+    if job == "conditional":
+        config = configs.get_config("demo_conditional" if preset == "demo" else preset)
+        config.model = "conditional"
+    elif job == "predictor":
+        config = configs.get_config("demo_predictor" if preset == "demo" else preset)
+        config.model = "predictor"
+    else:
+        config = configs.get_config(preset)
+        config.model = "wgan"
+        config.critic.penalty = "gradient" if job == "gp" else "clip"
+    config.conv3d = FORMS[form]
+    config.loop.precision = policy
+    config.loop.log_every_steps = 1
+    config.loop.sample_every_steps = 0
+    config.loop.histogram_every_steps = 0
+    config.loop.checkpoint_every_steps = 10**9
+    config.loop.checkpoint_every_minutes = 10**6
+    config.loop.eval_every_steps = 0
+    config.loop.eval_at_start = False
+    config.eval.clips = 0
+    config.eval.rollout_steps = ()
+    config.eval.keep_best = False
+    config.eval.fid_frames = 0
+    return config
+
+
+def form_table(presets, jobs, policies, steps):
+    """Seconds per generator step (5 critic + 1 generator update; one step for the predictor) through the real
+    loop, native 3D convolutions (before) and the 2D form (after), one after the other in this run."""
+    rows = []
+    for policy in policies:
+        for preset in presets:
+            for job in jobs:
+                medians = {}
+                for form in FORMS:
+                    with OtherLoad() as load:
+                        times = loop_step_times(form_config(preset, job, form, policy), steps)
+                    medians[form] = statistics.median(times)
+                    print(f"{preset} {job} {form} {policy}: {[round(t, 3) for t in times]} "
+                          f"(others {load.fraction:.0%})", flush=True)
+                    rows.append((precision.choose_policy(policy), preset, job, form, medians[form], load.fraction))
+                rows.append((policy, preset, job, "ratio", medians["2d"] / medians["native"], None))
+    print(f"\ngenerator step (s, median of {steps} after the traced one) ({_machine()}):")
+    print(f"{'policy':16s} {'preset':6s} {'job':12s} {'native':>8s} {'2d':>8s} {'2d/native':>9s} {'others':>7s}")
+    for index in range(0, len(rows), 3):
+        (policy, preset, job, _, native, load_native), (*_, two, load_two), (*_, ratio, _) = rows[index:index + 3]
+        print(f"{policy:16s} {preset:6s} {job:12s} {native:8.3f} {two:8.3f} {ratio:9.2f} "
+              f"{max(load_native, load_two):6.0%}")
+
+
+def _machine():
+    """The CPU's model name, its AVX-512 / AMX flags, and whether TF runs on oneDNN (and at which ISA cap)."""
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as file:
+            model = next((line.split(":", 1)[1].strip() for line in file if line.startswith("model name")), model)
+    except OSError:
+        pass
+    flags = sorted(flag for flag in precision.cpu_flags() if flag.startswith(("avx512", "amx")) or flag == "avx2")
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    onednn = f"oneDNN {'on' if device.onednn_enabled() else 'off'}" + (f", ONEDNN_MAX_CPU_ISA={isa}" if isa else "")
+    return f"{model}, {os.cpu_count()} CPUs, {' '.join(flags) or 'no AVX2'}; {onednn}"
+
+
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("steps", 4, "Timed steps after the traced one.")
-flags.DEFINE_string("only", "gp,clip,lstm", "Any of gp (WGAN-GP), clip (WGAN), lstm.")
+flags.DEFINE_string("only", "gp,clip,lstm", "Any of gp (WGAN-GP), clip (WGAN), lstm (seed sizes, ours against "
+                    "the naive step); layers (3D convolution layers, native vs 2D form); forms (generator steps "
+                    "with native 3D convolutions and with the 2D form).")
+flags.DEFINE_string("presets", "demo,seed", "Presets for --only=layers,forms.")
+flags.DEFINE_string("jobs", ",".join(FORM_JOBS), "Jobs for --only=forms: any of wgan, gp, conditional, predictor.")
+flags.DEFINE_integer("repeats", 5, "Timed repeats per layer for --only=layers (median).")
 flags.DEFINE_string("precisions", "auto,float32", "'' to time the baseline only.")
 flags.DEFINE_bool("naive", True, "Also time the straightforward Keras baseline (auto policy).")
 
@@ -189,8 +381,17 @@ flags.DEFINE_bool("naive", True, "Also time the straightforward Keras baseline (
 def main(argv):
     del argv
     args = FLAGS
+    asked = [name for name in args.only.split(",") if name]
+    presets = [name for name in args.presets.split(",") if name]
+    policies = [name for name in args.precisions.split(",") if name] or ["auto"]
+    print(f"machine: {_machine()}", flush=True)
+    if "layers" in asked:
+        for policy in policies:
+            conv3d_layer_table(presets, policy, args.repeats)
+    if "forms" in asked:
+        form_table(presets, [name for name in args.jobs.split(",") if name], policies, args.steps)
     rows = []
-    for job in args.only.split(","):
+    for job in [name for name in asked if name in JOBS]:
         clips_per_step = 16 * (5 if job != "lstm" else 1)
         naive = None
         if args.naive and job in ("gp", "lstm"):
@@ -207,6 +408,8 @@ def main(argv):
             rows.append((job, f"ours {precision.choose_policy(asked)}", median, clips_per_step / median, ratio,
                          load.fraction))
             print(f"{job} {asked}: {[round(t, 2) for t in times]}", flush=True)
+    if not rows:
+        return
     print(f"\n{'job':6s} {'variant':24s} {'s/step':>8s} {'clips/s':>8s} {'others':>7s}")
     for job, variant, seconds, rate, ratio, others in rows:
         goal = f"goal <= {GOALS[job]} s" if job in GOALS and variant.startswith("ours") else ""

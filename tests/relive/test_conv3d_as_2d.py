@@ -182,7 +182,8 @@ def test_native_checkpoint_restores_into_the_2d_form_with_the_same_outputs(tmp_p
         network.set_weights([w + 0.1 * rng.standard_normal(w.shape).astype(w.dtype) for w in network.get_weights()])
     checkpoint.Checkpointer(tmp_path / "native", {checkpoint.NETWORKS: native}).save(1)
     checkpoint.Checkpointer(tmp_path / "as_2d", {checkpoint.NETWORKS: as_2d}).save(1)
-    names = [[name for name, _ in tf.train.list_variables(str(tmp_path / form / "ckpt-1"))] for form in ("native", "as_2d")]
+    names = [[name for name, _ in tf.train.list_variables(str(tmp_path / form / "ckpt-1"))]
+             for form in ("native", "as_2d")]
     assert names[0] == names[1]  # the same variable paths and shapes in both forms' files
     restored = checkpoint.Checkpointer(tmp_path / "native", {checkpoint.NETWORKS: as_2d}, is_chief=False).restore()
     assert restored.endswith("ckpt-1")
@@ -222,6 +223,7 @@ def test_config_and_device_choose_the_form(monkeypatch):
         models.conv3d_form(config)
 
 
+@pytest.mark.slow  # a WGAN-GP training run: ~13 s on a busy 2-core machine
 def test_training_with_the_2d_form_logs_the_choice_once(config_for, tmp_path, caplog):
     config = config_for("wgan", "gradient", num_steps=1, checkpoint_every_steps=1, sample_every_steps=0,
                         histogram_every_steps=0)
