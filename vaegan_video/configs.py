@@ -74,7 +74,9 @@ def dissertation():
     # it cost ~35 % of a full-size step here. 100.0 turns it on (|g| <= 100 per element).
     config.optimizer.clip_value = 0.0
     # The released code's variable lists were swapped (its encoder optimizer updated the decoder
-    # with the encoder's objective and vice versa). True reproduces that bug; never for real runs.
+    # with the encoder's objective and vice versa), and its 'g_' substring also caught the encoder's
+    # log sigma^2 head ("log_sigma"), which both optimizers then moved. True reproduces that bug,
+    # head included; never for real runs.
     config.optimizer.reproduce_swapped_updates = False
 
     config.data = ml_collections.ConfigDict()

@@ -46,8 +46,11 @@ class VaeGanTask:
                            for name in NETWORKS}
         self.trains = {name: (name,) for name in NETWORKS}
         if opt.get("reproduce_swapped_updates", False):
-            # The released code's substring bug: each optimizer got the other's variable list.
-            self.trains.update(encoder=("decoder",), decoder=("encoder",))
+            # The released code's substring bug: each optimizer got the other's variable list, chosen by
+            # name: 'g_' in v.name (the decoder's) also matched the encoder's e_z_log_sigma ("lo-g_-sigma"),
+            # so the encoder's objective moved the decoder and the log sigma^2 head; 'e_' took the whole
+            # encoder, that head included, for the decoder's objective.
+            self.trains.update(encoder=("decoder", "encoder/enc_log_var"), decoder=("encoder",))
         _check_loss_config(config)
         # False: a plain VAE (Neural Dream Videos' own), -L_GAN dropped and Dis never updated.
         self.adversarial = bool(config.loss.get("adversarial", True))

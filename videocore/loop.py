@@ -122,7 +122,8 @@ class OptionalTask(Task, typing.Protocol):
     """Members a task may add to `Task`; the loop looks each one up and does without it if absent."""
 
     trains: typing.Dict[str, typing.Tuple[str, ...]]
-    """{optimizer name: network names} when an optimizer is not named after the one network it trains."""
+    """{optimizer name: network names} when an optimizer is not named after the one network it trains;
+    "network/layer" names one layer's variables (a released code's optimizer that took some of another's)."""
 
     schedules: typing.Dict[str, typing.Sequence[float]]
     """{name: [value per epoch]}, e.g. a noise sigma, read as `ctx.value(name)`; kept in the checkpoint
@@ -268,8 +269,7 @@ class StepContext:
         number of replicas (Keras' own clipnorm / global_clipnorm act per replica, before the sum).
         """
         optimizer = self._task.optimizers[name]
-        variables = [v for network in self._trains[name]
-                     for v in self._task.networks[network].trainable_variables]
+        variables = [v for entry in self._trains[name] for v in trained_variables(self._task.networks, entry)]
         # The tape is closed by now, so the scaling enters as the output gradient instead of an op.
         scale = optimizer.scale_loss(tf.constant(1.0))
         factor = scale / self.num_replicas
@@ -295,6 +295,13 @@ class StepContext:
             gradients = [g * tf.cast(shrink, g.dtype) for g in gradients]
         optimizer.apply_gradients(zip(gradients, variables))
         return gradients
+
+
+def trained_variables(networks, entry):
+    """The trainable variables a `Task.trains` entry names: a whole network, or "network/layer" one layer of it."""
+    network, _, layer = entry.partition("/")
+    model = networks[network]
+    return model.get_layer(layer).trainable_variables if layer else model.trainable_variables
 
 
 def train(make_task: typing.Callable[[Setup], Task], config, workdir) -> Result:
@@ -445,7 +452,7 @@ class _Trainer:
                 raise TypeError(f"the task has no {attribute!r} (see videocore.loop.Task)")
         trains = getattr(task, "trains", None) or {name: (name,) for name in task.optimizers}
         for name in task.optimizers:
-            missing = [n for n in trains.get(name, ()) if n not in task.networks]
+            missing = [n for n in trains.get(name, ()) if n.partition("/")[0] not in task.networks]
             if name not in trains or missing:
                 raise errors.ConfigError(
                     f"optimizer {name!r} trains no known network; name it after one of "
@@ -463,8 +470,7 @@ class _Trainer:
                     f"schedule {name!r} has {len(values)} values but loop.num_epochs={self.loop.num_epochs}")
 
     def _variables_of(self, optimizer_name):
-        return [v for network in self.trains[optimizer_name]
-                for v in self.task.networks[network].trainable_variables]
+        return [v for entry in self.trains[optimizer_name] for v in trained_variables(self.task.networks, entry)]
 
     def _checkpoint_objects(self):
         # Keras seed generators (Dropout, random layers) are not tracked by tf.train.Checkpoint
