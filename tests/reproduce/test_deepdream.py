@@ -1,19 +1,13 @@
 """python -m reproduce.deepdream end to end at a small size: the modes table with intervals, figures and stills."""
 
-import pathlib
 import re
-import subprocess
-import sys
 
 import PIL.Image
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+from tests import reproduce as reproduce_tests
 
-
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "reproduce.deepdream", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=1200)
+run = reproduce_tests.runner("deepdream")
 
 
 @pytest.mark.slow  # four short dreams and three stills: about two minutes on 2 cores

@@ -1,20 +1,13 @@
 """python -m reproduce.neural_dream end to end at a tiny size: both pipelines train, resume, evaluate and report."""
 
-import pathlib
 import re
-import subprocess
-import sys
 
 import pytest
 
+from tests import reproduce as reproduce_tests
 from videocore import video
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-
-
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "reproduce.neural_dream", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=1200)
+run = reproduce_tests.runner("neural_dream")
 
 
 def clips():

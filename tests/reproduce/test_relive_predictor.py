@@ -1,16 +1,10 @@
 """python -m reproduce.relive_predictor end to end on bundled clips: trains, scores roll-outs against copying, writes the table."""
 
 import json
-import pathlib
-import subprocess
-import sys
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+from tests import reproduce as reproduce_tests
 
-
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "reproduce.relive_predictor", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=1200)
+run = reproduce_tests.runner("relive_predictor")
 
 
 def test_scores_the_untrained_and_a_trained_predictor_against_copying_on_an_unseen_clip(tmp_path):

@@ -1,20 +1,13 @@
 """python -m reproduce.vaegan end to end at a tiny size: trains, resumes, evaluates, writes the report and figures."""
 
-import pathlib
 import re
-import subprocess
-import sys
 
 import pytest
 
+from tests import reproduce as reproduce_tests
 from videocore import video
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-
-
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "reproduce.vaegan", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=1200)
+run = reproduce_tests.runner("vaegan")
 
 
 @pytest.mark.slow
