@@ -28,7 +28,7 @@ def test_modes_table_and_stills(tmp_path):
     assert (docs / "deepdream" / "modes_strip.jpg").stat().st_size < 150_000
     gif = PIL.Image.open(docs / "deepdream" / "independent_vs_flow.gif")
     count = int(re.search(r"at 192x82 \((\d+) frames\)", report).group(1))
-    assert 7 <= count <= 8 and gif.n_frames == count and gif.width > 2 * 192  # 0.3 s at 25 fps, side by side
+    assert 7 <= count <= 8 and gif.n_frames == min(count, 30) and gif.width > 2 * 192  # 0.3 s at 25 fps, side by side
     assert (docs / "deepdream" / "independent_vs_flow.gif").stat().st_size < 2 * 1024 * 1024
     for name in ("independent", "blend", "flow"):
         assert (stills / f"deepdream_{name}.jpg").stat().st_size < 300 * 1024
