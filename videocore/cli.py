@@ -1,10 +1,14 @@
 """Runs an absl main so that a user's mistake is one line on stderr and a non-zero exit."""
 
+import contextlib
 import errno
+import importlib.abc
+import importlib.util
 import os
 import pathlib
 import signal
 import sys
+import tempfile
 
 from absl import app
 from absl import flags
@@ -50,6 +54,63 @@ def quiet_tensorflow(argv=None):
     verbosity = _requested_verbosity(sys.argv if argv is None else argv)
     level = 3 if verbosity is None else min(3, max(0, -verbosity))
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = str(level)
+    if level == 3 and not any(isinstance(finder, _QuietImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _QuietImport())
+
+
+# Start-up lines TensorFlow 2.21 writes through absl's C++ logging while it is imported. Before
+# absl::InitializeLog that logging ignores TF_CPP_MIN_LOG_LEVEL, so on CPUs where oneDNN is on by
+# default (AVX512_BF16, AMX...) "oneDNN custom operations are on" reached a script's stderr anyway.
+START_UP_CHATTER = ("All log messages before absl::InitializeLog", "port.cc:", "cpu_feature_guard.cc:",
+                    "To enable the following instructions:")
+
+
+@contextlib.contextmanager
+def _start_up_chatter_filtered():
+    """Collects what is written to file descriptor 2 meanwhile and writes it back without START_UP_CHATTER."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as collected:
+        os.dup2(collected.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            collected.seek(0)
+            lines = collected.read().decode("utf-8", "replace").splitlines(keepends=True)
+            kept = "".join(line for line in lines if not any(text in line for text in START_UP_CHATTER))
+            if kept:
+                os.write(2, kept.encode("utf-8"))
+
+
+class _QuietImport(importlib.abc.MetaPathFinder):
+    """Imports `tensorflow`, the first time anything does, with its start-up chatter filtered out."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)  # once; and the finders below find the real module
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _FilteredLoader(spec.loader)
+        return spec
+
+
+class _FilteredLoader(importlib.abc.Loader):
+    def __init__(self, loader):
+        self._loader = loader
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        with _start_up_chatter_filtered():
+            self._loader.exec_module(module)
+
+    def __getattr__(self, name):  # everything else (get_filename, resource readers...) as the real loader
+        return getattr(self._loader, name)
 
 
 quiet_tensorflow()

@@ -29,3 +29,13 @@ def test_good_flags_pass_and_each_bad_one_is_named():
     for holdout in ("0", "1", "-0.1"):
         with pytest.raises(errors.ConfigError, match=r"^--holdout=.*: must be in \(0, 1\)$"):
             check(parsed(f"--holdout={holdout}"))
+
+
+def test_start_up_chatter_is_filtered_and_everything_else_kept(capfd):
+    import os
+
+    with cli._start_up_chatter_filtered():
+        os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
+        os.write(2, b"I0000 00:00:1.0 1 port.cc:153] oneDNN custom operations are on.\n")
+        os.write(2, b"a real warning from an import\n")
+    assert capfd.readouterr().err == "a real warning from an import\n"
