@@ -10,9 +10,11 @@ Every pair computes the same function from the same weights (tests/videocore/tes
 3D convolutions are the one choice that depends on the CPU: TensorFlow runs its CPU ops through
 oneDNN by default only on CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX (or with
 TF_ENABLE_ONEDNN_OPTS=1). Without oneDNN, e.g. on AVX2-only CPUs, its Conv3D backward pass is
-Eigen's and ~100x slower than forward (8.1 s against 33 ms for the demo critic's first layer), so
-such CPUs get relive's 3D convolutions as sums of 2D ones ("conv2d"); with oneDNN the native ops
-are 2-4x faster than those sums and stay ("native"), as on a GPU (bench/bench_relive.py --only=layers).
+Eigen's and can be 100x slower than forward (the demo critic's first layer: 8.3 s forward + backward,
+44 ms forward, on an AVX-512 EPYC with TF_ENABLE_ONEDNN_OPTS=0), so such CPUs get relive's 3D
+convolutions as sums of 2D ones ("conv2d": 28 ms there, the demo's WGAN-GP step 7-15x faster); with
+oneDNN the native ops are 1-4x faster than those sums and stay ("native"), as on a GPU
+(bench/bench_relive.py --only=layers,forms).
 
 Force a branch with the environment variable NEURAL_VIDEO_DEVICE=cpu|gpu (e.g. to reproduce a GPU
 run's graph on a CPU) or, in code, `with device.forced("gpu"):` around model building.

@@ -99,6 +99,7 @@ def test_pixel_conv3d_branches_give_the_same_outputs(transpose):
     config.critic.filters = (4,)
     config.clip.num_frames, config.clip.frame_size = 4, 8
     config.generator.latent_shape = (2, 4, 4, 5)
+    config.conv3d = "native"  # the pixel layers are the native form's CPU branch (a CPU without oneDNN picks conv2d)
 
     def build():
         model = relive_models.video_generator(config) if transpose else relive_models.video_critic(config)
