@@ -136,11 +136,12 @@ class PixelConv3DTranspose(keras.layers.Conv3DTranspose):
 # AVX_VNNI or AMX. Elsewhere (AVX2-only CPUs such as some EPYCs) Conv3D falls back to Eigen, whose
 # backward pass runs thousands of tiny GEMMs: 2.2-3.8 s forward + backward for the demo critic's first
 # layer (8x16x32x32x3 -> 16 channels) on a 2-core AVX2 EPYC against 11 ms forward, while Eigen's 2D
-# convolutions are fast. (oneDNN capped at AVX2, ONEDNN_MAX_CPU_ISA=AVX2, has no such slowdown.) A 3D convolution is the sum over its kernel's temporal taps of 2D
-# convolutions: tap k of output frame t reads input frame stride * t + k - pad, so each tap is one
-# Conv2D over the frames it reads, folded into the batch. The transposed convolution scatters each
-# tap's Conv2DTranspose into the output frames stride * t + k - pad. Same kernel variable, same
-# arithmetic; every gradient (and the gradient penalty's second one) is then a 2D convolution's.
+# convolutions are fast (oneDNN capped at AVX2, ONEDNN_MAX_CPU_ISA=AVX2, has no such slowdown). A 3D
+# convolution is the sum over its kernel's temporal taps of 2D convolutions: tap k of output frame t
+# reads input frame stride * t + k - pad, so each tap is one Conv2D over the frames it reads, folded
+# into the batch. The transposed convolution scatters each tap's Conv2DTranspose into the output
+# frames stride * t + k - pad. Same kernel variable, same arithmetic; every gradient (and the gradient
+# penalty's second one) is then a 2D convolution's.
 # Without oneDNN (TF_ENABLE_ONEDNN_OPTS=0 on an AVX-512 EPYC) the sums were 20-300x faster than Conv3D
 # forward + backward at the demo's sizes and within 2x either way at the seed's; with oneDNN the native
 # ops are 1-4x faster than the sums, so `videocore.device` picks per process (bench/bench_relive.py).
