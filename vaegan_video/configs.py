@@ -65,6 +65,10 @@ def dissertation():
     # A warning in the log once Dis's mean output on x, x_bar and x_p has been saturated
     # (< 1e-6 or > 1 - 1e-6, all three) for this many steps in a row; 0 = never.
     config.loss.saturation_steps = 100
+    # Not in the dissertation: Larsen et al.'s equilibrium rule (train.VaeGanTask.equilibrium_updates)
+    # skips Dis's update while it is far ahead and Dec's while Dis is far behind. 0 = off (published).
+    config.loss.equilibrium_margin = 0.0
+    config.loss.equilibrium = 0.68
 
     config.optimizer = ml_collections.ConfigDict()
     config.optimizer.learning_rate = 2e-4  # 4.5: Adam, learning rate 0.0002
@@ -84,6 +88,9 @@ def dissertation():
     config.data.aspect = "16:9"  # 5.1: Blade Runner's 2.35:1 cropped to 16:9
     config.data.start = ml_collections.FieldReference(None, field_type=float)  # seconds; trims credits (5.1)
     config.data.end = ml_collections.FieldReference(None, field_type=float)
+    # One 'start:end' in seconds per video (either side may be empty), in place of start / end for
+    # all: e.g. (":9.6", ":") trains on the first 9.6 s of one film and all of another. () = start / end.
+    config.data.spans = ()
     config.data.cache_dir = ""  # frame stores; "" = ~/.cache/neural_video/frames
     # Train steps per "epoch" (the unit the noise schedule advances by); 0 = one pass over the
     # frames (4.5). A fixed count stretches a schedule over a step budget on a short clip.
@@ -154,6 +161,31 @@ def released_code():
     config.loss.prior = "uniform"  # text: z_p ~ N(0, I) (Algorithm 1); code: U(-1, 1)
     config.noise_range = (1e-10, 1.0)  # text: sigma per epoch; code: sigma clipped to [1e-10, 1]
     return config
+
+
+# The scale rule of the reduced-size reproductions (docs/reproduction/vaegan.md): a published preset
+# with exactly two knobs changed, the frame size (four stride-2 layers still divide it exactly:
+# 144x80 is 9x5 at the bottleneck, 1.25 % wider than 16:9) and one multiplier on every filter count.
+# Everything else (latent 200, gamma, Adam, the schedule's shape, BNorm, the losses) stays published.
+SMALL_SIZE = (144, 80)  # (width, height); the published 256x144
+SMALL_WIDTH = 0.4  # filters (80, 160, 320, 640) -> (32, 64, 128, 256)
+
+
+def scaled(config, size=SMALL_SIZE, multiplier=SMALL_WIDTH):
+    """`config` at frame size `size` (width, height) with every filter count times `multiplier`."""
+    config.model.width, config.model.height = size
+    config.model.filters = tuple(max(1, int(round(f * multiplier))) for f in config.model.filters)
+    return config
+
+
+def dissertation_small():
+    """`dissertation` at the reduced scale (SMALL_SIZE, SMALL_WIDTH): trains thousands of steps on 2 cores."""
+    return scaled(dissertation())
+
+
+def released_code_small():
+    """`released_code` at the same reduced scale as dissertation_small."""
+    return scaled(released_code())
 
 
 def vae_mlp():
@@ -259,7 +291,8 @@ def tiny():
 def get_config(name="dissertation"):
     """For `ml_collections.config_flags`: --config=vaegan_video/configs.py:quick."""
     presets = {"dissertation": dissertation, "blade_runner": blade_runner, "scanner_darkly": scanner_darkly,
-               "released_code": released_code, "vae_mlp": vae_mlp, "vae_mlp_tiny": vae_mlp_tiny, "quick": quick,
+               "released_code": released_code, "dissertation_small": dissertation_small,
+               "released_code_small": released_code_small, "vae_mlp": vae_mlp, "vae_mlp_tiny": vae_mlp_tiny, "quick": quick,
                "tiny": tiny}
     if name not in presets:
         raise ValueError(f"unknown preset {name!r}; choose from {sorted(presets)}")

@@ -28,9 +28,26 @@ def load_stores(config, progress=True):
         videos = [v for v in videos.split(",") if v]
     if not videos:
         raise errors.ConfigError("config.data.videos is empty: name at least one video to train on")
-    return framestore.load_stores(list(videos), size=(config.model.width, config.model.height),
-                                  aspect=config.data.aspect or None, start=config.data.start, end=config.data.end,
-                                  cache_dir=config.data.cache_dir or None, progress=progress)
+    spans = list(config.data.get("spans", ()) or ())
+    if spans and len(spans) != len(videos):
+        raise errors.ConfigError(f"config.data.spans has {len(spans)} entries for {len(videos)} videos: give one "
+                                 "'start:end' (seconds, either may be empty) per video, or none")
+    stores = []
+    for index, path in enumerate(videos):
+        start, end = _span(spans[index]) if spans else (config.data.start, config.data.end)
+        stores += framestore.load_stores([path], size=(config.model.width, config.model.height),
+                                         aspect=config.data.aspect or None, start=start, end=end,
+                                         cache_dir=config.data.cache_dir or None, progress=progress)
+    return stores
+
+
+def _span(text):
+    """'2.5:10' -> (2.5, 10.0); an empty side is None (the video's start or end)."""
+    try:
+        start, end = (float(side) if side.strip() else None for side in str(text).split(":"))
+    except ValueError:
+        raise errors.ConfigError(f"config.data.spans: {text!r} is not 'start:end' in seconds (e.g. ':9.6')") from None
+    return start, end
 
 
 class VaeGanTask:
@@ -127,8 +144,13 @@ class VaeGanTask:
         if loss_config.get("objective_clip", False):
             objectives = {name: losses.clip_objective(value, loss_config[f"{name}_range"])
                           for name, value in objectives.items()}
+        mean_cross_entropy = lambda logit, label: tf.reduce_mean(  # noqa: E731
+            tf.nn.sigmoid_cross_entropy_with_logits(tf.fill(tf.shape(logit), label), tf.cast(logit, tf.float32)))
         return {
             "kl": kl, "like": like, "gan": gan, **objectives,
+            # Dis's cross entropy on real frames and on fakes (x_bar and x_p averaged): the equilibrium rule's input.
+            "real_cost": mean_cross_entropy(logit_real, 1.0),
+            "fake_cost": 0.5 * (mean_cross_entropy(logit_bar, 0.0) + mean_cross_entropy(logit_p, 0.0)),
             "dis_real": tf.reduce_mean(dis_real),
             "dis_fake": tf.reduce_mean(dis_bar),
             "dis_prior": tf.reduce_mean(dis_p),
@@ -187,14 +209,34 @@ class VaeGanTask:
         eps, z_prior = self.draw_noise(tf.shape(x)[0], ctx)
         with tf.GradientTape(persistent=True) as tape:
             values = self.objectives(x, eps, z_prior)
+        updates = self.equilibrium_updates(values) if self.adversarial else {}
         for name in NETWORKS:  # each optimizer, its own network, its own objective (4.12-4.14)
             if name in values:  # without the adversarial term Dis has no objective: not updated
-                ctx.minimize(tape, values[name], name, clip_value=self.config.optimizer.clip_value or None)
+                ctx.minimize(tape, values[name], name, clip_value=self.config.optimizer.clip_value or None,
+                             when=updates.get(name))
         del tape
         if not self.adversarial:
             return {"kl": values["kl"], "like": values["like"]}
         self.watch_saturation(values)
-        return {name: values[name] for name in ("kl", "like", "gan", "dis_real", "dis_fake", "dis_prior")}
+        metrics = {name: values[name] for name in ("kl", "like", "gan", "dis_real", "dis_fake", "dis_prior")}
+        metrics.update({f"{name}_updated": tf.cast(flag, tf.float32) for name, flag in updates.items()})
+        return metrics
+
+    def equilibrium_updates(self, values):
+        """loss.equilibrium_margin > 0: which of Dec and Dis this step updates, by the equilibrium rule of
+        Larsen et al.'s VAE-GAN code (and the DCGAN code before it). With Dis's mean cross entropy on real
+        frames and on fakes: either below equilibrium - margin (Dis far ahead) skips Dis's update; either
+        above equilibrium + margin (Dec far ahead) skips Dec's; both skipped means both run. Not in the
+        dissertation: an option for when its Dis saturates. Returns {} when off."""
+        margin = float(self.config.loss.get("equilibrium_margin", 0.0))
+        if margin <= 0:
+            return {}
+        centre = float(self.config.loss.get("equilibrium", 0.68))
+        costs = (values["real_cost"], values["fake_cost"])
+        dis = tf.logical_not(tf.reduce_any([c < centre - margin for c in costs]))
+        dec = tf.logical_not(tf.reduce_any([c > centre + margin for c in costs]))
+        neither = tf.logical_not(dis | dec)
+        return {"discriminator": dis | neither, "decoder": dec | neither}
 
     def watch_saturation(self, values):
         """Counts steps in a row with Dis saturated on x, x_bar and x_p; logs one warning at loss.saturation_steps."""

@@ -4,6 +4,7 @@ import contextlib
 import errno
 import importlib.abc
 import importlib.util
+import logging
 import os
 import pathlib
 import signal
@@ -163,6 +164,28 @@ def _terminate(signum, frame):
     raise errors.Stopped("SIGTERM", "stopped by SIGTERM; no partial output was left")
 
 
+# Python-side INFO lines of the libraries under us, e.g. TensorFlow's "functional_saver.py:440]
+# Sharding callback duration" at every checkpoint and TensorBoard's reader's "No path found after".
+LIBRARY_PATHS = (f"{os.sep}tensorflow{os.sep}", f"{os.sep}keras{os.sep}", f"{os.sep}tensorboard{os.sep}",
+                 f"{os.sep}tf_keras{os.sep}")
+
+
+class _LibraryInfoFilter(logging.Filter):
+    """Drops records below WARNING that come from LIBRARY_PATHS: users see our lines and real warnings."""
+
+    def filter(self, record):
+        return record.levelno >= logging.WARNING or not any(part in record.pathname for part in LIBRARY_PATHS)
+
+
+def _drop_library_info_lines():
+    """Installs _LibraryInfoFilter on absl's handler (where TensorFlow's Python logger ends up) once."""
+    from absl import logging as absl_logging
+
+    handler = absl_logging.get_absl_handler()
+    if not any(isinstance(f, _LibraryInfoFilter) for f in handler.filters):
+        handler.addFilter(_LibraryInfoFilter())
+
+
 def run(main):
     """`app.run(main)`, printing `UserInputError`s (bad file, flag or config) as one line, exit 1."""
     script = sys.modules.get(main.__module__)
@@ -176,6 +199,8 @@ def run(main):
             flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
 
     def guarded(argv):
+        if _requested_verbosity(sys.argv) is None:
+            _drop_library_info_lines()
         # SIGTERM (a scheduler's stop, `kill`) unwinds like Ctrl-C, so every output being written is
         # removed by its atomic writer on the way out; training installs its own handler meanwhile
         # (finish the step, save, stop).

@@ -257,7 +257,7 @@ class StepContext:
         counter = self._counters.step.read_value() * self.num_replicas + tf.cast(replica, tf.int64)
         return tf.stack([tf.constant(base, tf.int64), counter])
 
-    def minimize(self, tape, loss, name, clip_value=None, clip_norm=None):
+    def minimize(self, tape, loss, name, clip_value=None, clip_norm=None, when=None):
         """One update of optimizer `name` on its networks from `loss` (this replica's mean loss).
 
         Divides by the number of replicas (optimizers sum gradients over replicas) and applies the
@@ -267,7 +267,12 @@ class StepContext:
         the optimizer's variables, as tf.clip_by_global_norm); applied after clip_value. With
         several replicas the gradients are summed first, so either bound means the same on any
         number of replicas (Keras' own clipnorm / global_clipnorm act per replica, before the sum).
+        when: a scalar bool tensor; False skips the update (the optimizer's state does not move).
+        One replica only (the optimizer's cross-replica sum cannot run inside a condition).
         """
+        if when is not None and self.num_replicas > 1:
+            raise errors.ConfigError(f"a conditional update of {name!r} needs one replica; this run has "
+                                     f"{self.num_replicas}")
         optimizer = self._task.optimizers[name]
         variables = [v for entry in self._trains[name] for v in trained_variables(self._task.networks, entry)]
         # The tape is closed by now, so the scaling enters as the output gradient instead of an op.
@@ -293,7 +298,13 @@ class StepContext:
             norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(tf.cast(g, tf.float32))) for g in gradients]))
             shrink = tf.minimum(1.0, float(clip_norm) * tf.cast(factor, tf.float32) / tf.maximum(norm, 1e-30))
             gradients = [g * tf.cast(shrink, g.dtype) for g in gradients]
-        optimizer.apply_gradients(zip(gradients, variables))
+        if when is None:
+            optimizer.apply_gradients(zip(gradients, variables))
+        else:
+            def apply():
+                optimizer.apply_gradients(zip(gradients, variables))
+                return tf.constant(True)
+            tf.cond(when, apply, lambda: tf.constant(False))
         return gradients
 
 

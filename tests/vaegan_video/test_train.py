@@ -237,3 +237,68 @@ def test_script_reports_bad_input_in_one_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == f"error: {tmp_path / 'missing.mp4'}: no such file"
     assert "Traceback" not in result.stderr
+
+
+def test_spans_give_each_video_its_own_time_range(film, tmp_path):
+    """config.data.spans: the first 0.4 s of one film and all of another (the reproduction's footage mix)."""
+    config = tiny_config(film, tmp_path / "cache")
+    config.data.videos = (str(film), str(film))
+    config.data.spans = (":0.4", ":")
+    assert [len(store) for store in train.load_stores(config, progress=False)] == [10, 24]
+    config.data.spans = (":0.4",)
+    with pytest.raises(errors.ConfigError, match="spans has 1 entries for 2 videos"):
+        train.load_stores(config, progress=False)
+    config.data.spans = ("0.4-1", ":")
+    with pytest.raises(errors.ConfigError, match=r"'0.4-1' is not 'start:end'"):
+        train.load_stores(config, progress=False)
+
+
+@pytest.mark.parametrize("real_cost, fake_cost, dis, dec", [
+    (0.70, 0.60, True, True),    # balanced: both learn
+    (0.01, 0.60, False, True),   # Dis far ahead on real frames: Dis waits
+    (0.60, 1.50, True, False),   # Dis far behind on fakes: Dec waits
+    (0.01, 1.50, True, True),    # both rules fire: both learn
+])
+def test_the_equilibrium_rule_skips_the_side_far_ahead(film, tmp_path, real_cost, fake_cost, dis, dec):
+    config = tiny_config(film, tmp_path / "cache")
+    task = train.VaeGanTask(config, _setup(), train.load_stores(config, progress=False))
+    values = {"real_cost": tf.constant(real_cost), "fake_cost": tf.constant(fake_cost)}
+    assert task.equilibrium_updates(values) == {}  # off in every published preset
+    config.loss.equilibrium_margin = 0.35
+    updates = task.equilibrium_updates(values)
+    assert (bool(updates["discriminator"]), bool(updates["decoder"])) == (dis, dec)
+
+
+def test_a_skipped_update_leaves_the_network_and_its_optimizer_alone(film, tmp_path):
+    """Training with the rule on: at a step where Dis is far ahead its weights and Adam's moments stay put."""
+    config = tiny_config(film, tmp_path / "cache")
+    config.loop.num_steps, config.loop.num_epochs = 1, 0
+    config.loop.sample_every_steps = 0
+    config.loss.equilibrium_margin = 0.35
+    config.loss.equilibrium = 10.0  # every cross entropy is far below 10 - 0.35: Dis never updates
+    before = {}
+
+    def make_task(setup):
+        task = train.VaeGanTask(config, setup, train.load_stores(config, progress=False))
+        before.update({name: [v.numpy().copy() for v in net.trainable_variables] for name, net in task.networks.items()})
+        return task
+
+    result = loop.train(make_task, config, tmp_path / "work")
+    for name, network in result.task.networks.items():
+        changed = any(not np.array_equal(a, v.numpy()) for a, v in zip(before[name], network.trainable_variables))
+        assert changed == (name != "discriminator"), name
+    assert int(result.task.optimizers["discriminator"].iterations.numpy()) == 0
+    logged = summaries.read_back(tmp_path / "work" / "tensorboard", "losses/discriminator_updated")
+    assert [float(value) for _, _, value in logged] == [0.0]
+
+
+def test_the_small_presets_change_only_frame_size_and_widths():
+    published, small = configs.dissertation(), configs.dissertation_small()
+    assert (small.model.width, small.model.height) == (144, 80) and small.model.filters == (32, 64, 128, 256)
+    for config in (small, configs.released_code_small()):
+        assert all(side % 16 == 0 for side in (config.model.width, config.model.height))  # four stride-2 layers
+    same = lambda a, b: {k: v for k, v in a.to_dict().items() if k != "model"} == {  # noqa: E731
+        k: v for k, v in b.to_dict().items() if k != "model"}
+    assert same(small, published) and same(configs.released_code_small(), configs.released_code())
+    changed = {k for k, v in small.model.to_dict().items() if published.model[k] != v}
+    assert changed == {"width", "height", "filters"}

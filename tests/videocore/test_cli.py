@@ -39,3 +39,31 @@ def test_start_up_chatter_is_filtered_and_everything_else_kept(capfd):
         os.write(2, b"I0000 00:00:1.0 1 port.cc:153] oneDNN custom operations are on.\n")
         os.write(2, b"a real warning from an import\n")
     assert capfd.readouterr().err == "a real warning from an import\n"
+
+
+def test_a_training_script_logs_our_lines_and_not_the_libraries_info_lines(tmp_path):
+    """TensorFlow's "Sharding callback duration" INFO line came at every checkpoint; our step and checkpoint
+    lines stay, and --verbosity brings the libraries' lines back."""
+    import pathlib
+    import subprocess
+    import sys
+
+    from tests import synthetic
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    film = synthetic.write_video(tmp_path / "film.mp4", num_frames=12, width=32, height=32, fps=12)
+
+    def train(*extra):
+        result = subprocess.run(
+            [sys.executable, "-m", "run_scripts.vaegan_train", "--config=vaegan_video/configs.py:tiny",
+             f"--workdir={tmp_path / 'work'}", f"--video={film}", f"--config.data.cache_dir={tmp_path / 'cache'}",
+             "--config.loop.num_epochs=0", "--config.loop.num_steps=2", "--config.loop.checkpoint_every_steps=1",
+             "--config.loop.restart=True", "--config.loop.precision=float32", *extra],
+            cwd=root, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout + result.stderr
+
+    quiet = train()
+    assert "checkpoint" in quiet and "ckpt-2" in quiet  # our lines
+    assert "Sharding callback" not in quiet and "functional_saver.py" not in quiet
+    assert "Sharding callback" in train("--verbosity=0")
