@@ -122,13 +122,26 @@ def main(argv):
     unknown = [s for s in FLAGS.stages if s not in STAGES]
     if unknown:
         raise cli.errors.ConfigError(f"--stages: unknown {unknown}; choose from {list(STAGES)}")
-    outputs = []
+    outputs, seconds = [], {}
     for name in FLAGS.stages:
         start = time.time()
         print(f"== demo stage {name}: {STAGES[name].__doc__.splitlines()[0]}")
         outputs += STAGES[name](workdir)
-        print(f"== stage {name} done in {time.time() - start:.0f} s")
-    print("demo outputs:\n" + "\n".join(f"  {p}" for p in outputs))
+        seconds[name] = time.time() - start
+        print(f"== stage {name} done in {seconds[name]:.0f} s")
+    print(summary(seconds, outputs))
+
+
+def summary(seconds, outputs):
+    """The closing lines: each stage's time and the total, then every file written (with its size)."""
+    total = sum(seconds.values())
+    lines = ["demo stage times: " + ", ".join(f"{name} {value:.0f} s" for name, value in seconds.items())
+             + f"; total {int(total // 60)}:{int(total % 60):02d}", "demo outputs:"]
+    for path in outputs:
+        path = pathlib.Path(path)
+        size = f"{path.stat().st_size / 1e6:.1f} MB" if path.is_file() else "missing"
+        lines.append(f"  {path} ({size})")
+    return "\n".join(lines)
 
 
 def run():

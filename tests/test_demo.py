@@ -1,5 +1,6 @@
 """`make demo`'s main at a tiny budget, as a subprocess: every stage runs and every output it lists is a real file."""
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -17,8 +18,12 @@ def test_demo_at_a_tiny_budget_writes_every_output(tmp_path):
     run = subprocess.run([sys.executable, "-m", "run_scripts.demo", f"--workdir={tmp_path}", "--budget=tiny"],
                          cwd=ROOT, capture_output=True, text=True, timeout=1800)
     assert run.returncode == 0, run.stderr[-3000:]
-    listed = run.stdout.split("demo outputs:\n", 1)[1].split()
+    listed = [line.strip().rsplit(" (", 1)[0] for line in run.stdout.split("demo outputs:\n", 1)[1].splitlines()
+              if line.startswith("  ")]
     outputs = {pathlib.Path(p).name: pathlib.Path(p) for p in listed}
+    times = re.search(r"^demo stage times: video \d+ s, deepdream \d+ s, vaegan \d+ s, dream \d+ s, relive \d+ s; "
+                      r"total (\d+):(\d\d)$", run.stdout, re.M)
+    assert times and int(times[2]) < 60
     assert all(path.is_file() and path.stat().st_size > 0 for path in outputs.values()), listed
     source = video.probe(video.sample_clip("bigbuckbunny"))
 
@@ -47,3 +52,13 @@ def test_demo_at_a_tiny_budget_writes_every_output(tmp_path):
             assert image.n_frames == 16  # configs.demo() clips: 16 frames
     with PIL.Image.open(outputs["dream_stills.png"]) as image:
         assert np.asarray(image).std() > 0
+
+
+def test_the_closing_summary_names_each_stage_the_total_and_each_file(tmp_path):
+    from run_scripts import demo
+
+    written = tmp_path / "a.mp4"
+    written.write_bytes(b"x" * 1_500_000)
+    text = demo.summary({"video": 1.2, "relive": 74.4}, [written, tmp_path / "gone.png"])
+    assert text.splitlines() == ["demo stage times: video 1 s, relive 74 s; total 1:15", "demo outputs:",
+                                 f"  {written} (1.5 MB)", f"  {tmp_path / 'gone.png'} (missing)"]

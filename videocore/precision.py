@@ -35,12 +35,14 @@ def has_gpu():
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def choose_policy(name="auto", *, gpu=None, flags=None):
+def choose_policy(name="auto", *, gpu=None, flags=None, onednn=None):
     """Returns the policy name for `name`, resolving "auto" from the hardware.
 
-    auto: mixed_float16 on a GPU, mixed_bfloat16 on a CPU with AMX / AVX512-BF16, else float32.
-    `gpu` and `flags` override the detection (for tests and for choosing for another machine).
-    Raises ConfigError for an unknown name.
+    auto: mixed_float16 on a GPU, mixed_bfloat16 on a CPU with AMX / AVX512-BF16 where TensorFlow runs
+    oneDNN, else float32. Without oneDNN (TF_ENABLE_ONEDNN_OPTS=0) TensorFlow's Eigen kernels emulate
+    bfloat16: the relive demo's WGAN-GP step measured 1.90 s in bf16 against 0.73 s in float32 on the
+    AVX512_BF16 EPYC. `gpu`, `flags` and `onednn` override the detection (for tests and for choosing
+    for another machine). Raises ConfigError for an unknown name.
     """
     if name not in POLICIES:
         raise errors.ConfigError(f"precision {name!r} is not one of {', '.join(POLICIES)}")
@@ -50,9 +52,13 @@ def choose_policy(name="auto", *, gpu=None, flags=None):
     if gpu:
         return "mixed_float16"
     flags = cpu_flags() if flags is None else set(flags)
-    if flags & set(BF16_CPU_FLAGS):
-        return "mixed_bfloat16"
-    return "float32"
+    if not flags & set(BF16_CPU_FLAGS):
+        return "float32"
+    if onednn is None:
+        from videocore import device  # (device imports this module)
+
+        onednn = device.onednn_enabled()
+    return "mixed_bfloat16" if onednn else "float32"
 
 
 def describe_device(policy):

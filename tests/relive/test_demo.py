@@ -17,7 +17,8 @@ def test_relive_stage_relives_a_photo_from_another_clip(tmp_path):
     run = subprocess.run([sys.executable, "-m", "run_scripts.demo", f"--workdir={tmp_path}", "--budget=tiny",
                           "--stages=relive"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
-    listed = [pathlib.Path(p) for p in run.stdout.split("demo outputs:\n", 1)[1].split()]
+    listed = [pathlib.Path(line.strip().rsplit(" (", 1)[0])
+              for line in run.stdout.split("demo outputs:\n", 1)[1].splitlines() if line.startswith("  ")]
     names = {path.name for path in listed}
     assert {"relive_photo.gif", "relive_photo.mp4", "relive_photo_source.jpg"} <= names
     assert all(path.is_file() and path.stat().st_size > 0 for path in listed)
