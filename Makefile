@@ -41,7 +41,10 @@ test-all: setup weights
 demo: setup weights
 	$(PY) -m run_scripts.demo --workdir=$(DEMO_DIR)
 
+# The machine line and its measured peak first (cached per machine; `$(PY) -m videocore.machine --refresh` on a
+# quiet machine measures it again): every bench gives % of that peak, so its figures read alike anywhere.
 bench: setup weights
+	$(PY) -m videocore.machine
 	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
 
 clean:

@@ -5,6 +5,11 @@
     python bench/bench_relive.py [--steps=4] [--only=gp,clip,lstm] [--precisions=auto,float32] [--naive]
     python bench/bench_relive.py --only=layers,forms [--presets=demo,seed] [--jobs=wgan,gp,conditional,predictor]
 
+First the machine line (videocore.machine: CPU, ISA, TensorFlow, oneDNN and its ISA cap, compute dtype, measured
+peak); every table gives the ratio against its straightforward baseline, and % of that peak where the FLOPs
+have an honest count: the 3D (de)convolution layers, counted from their shapes (machine.conv3d_flops). The
+training steps have no FLOP count yet (recurrent layers, the critic's double backward): their rows say "—".
+
 1. Our step: the real training loop (relive.train through videocore.loop) on the bundled bikes clip,
    per-step times read back from the TensorBoard event file (median after the first, traced, step),
    under each precision asked for.
@@ -15,17 +20,19 @@
 3. --only=layers: every 3D (de)convolution shape of the presets' WGANs (batch loop.batch_size), Keras'
    layer against relive.layers.Conv3DAs2D / Conv3DTransposeAs2D (and the space-to-depth pixel layers):
    median ms of forward, forward + backward (input and weight gradients) and the gradient penalty's
-   double backward, with the ratio 2D / native.
+   double backward, with the ratio 2D / native; GFLOP/s and % of peak for forward and forward + backward (3x the
+   forward count) from the native layer's FLOPs, whatever a form computes (the pixel form multiplies zeros too).
 4. --only=forms: the real loop's generator step of each preset (WGAN, WGAN-GP, conditional, predictor)
    with config.conv3d=native (before) and conv2d (after), one after the other in this run.
 TensorFlow uses oneDNN only on CPUs with AVX512_VNNI / AVX512_BF16 / AVX_VNNI / AMX by default; run with
 TF_ENABLE_ONEDNN_OPTS=0 to see on such a CPU what an AVX2-only CPU runs (Eigen's kernels), or with
-ONEDNN_MAX_CPU_ISA=AVX2 to cap oneDNN's instruction set. The header line names the CPU and the setting.
-Goals on the 2-core dev machine: WGAN-GP <= 4 s, LSTM <= 1.0 s.
-Other processes on the machine make every figure slower: say so when quoting them.
+ONEDNN_MAX_CPU_ISA=AVX2 to cap oneDNN's instruction set. The machine line names the CPU and the setting.
+Goals, as shares of the measured peak: the form a device uses (native with oneDNN or on a GPU, 2d without)
+>= 50 % forward + backward on layers with >= 64 channels in and out; steps, until they have a FLOP count:
+ours no slower than the straightforward step (x baseline >= 1).
+Other processes on the machine make every figure slower: say so when quoting them (the "others" column).
 """
 
-import os
 import pathlib
 import statistics
 import sys
@@ -47,32 +54,13 @@ from relive import losses  # noqa: E402
 from relive import models  # noqa: E402
 from relive import train  # noqa: E402
 from videocore import device  # noqa: E402
+from videocore import machine  # noqa: E402
 from videocore import precision  # noqa: E402
 from videocore import summaries  # noqa: E402
 
-GOALS = {"gp": 4.0, "lstm": 1.0}
+GOALS = {"layers": 50.0, "steps": 1.0}  # % of the measured peak (wide layers' fwd+bwd); x baseline (steps)
 JOBS = {"gp": ("wgan", "gradient"), "clip": ("wgan", "clip"), "lstm": ("predictor", "clip")}
 KERAS_OPTIMIZERS = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
-
-
-class OtherLoad:
-    """Measures how much of the machine's CPU time other processes took while the block ran (0 = quiet)."""
-
-    @staticmethod
-    def _busy_seconds():
-        with open("/proc/stat") as file:
-            values = [int(v) for v in file.readline().split()[1:]]
-        idle = values[3] + values[4]  # idle + iowait
-        return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-    def __enter__(self):
-        self.start = (time.perf_counter(), time.process_time(), self._busy_seconds())
-        return self
-
-    def __exit__(self, *exc_info):
-        wall, own, busy = (now - then for now, then in zip(
-            (time.perf_counter(), time.process_time(), self._busy_seconds()), self.start))
-        self.fraction = max(0.0, (busy - own) / (os.cpu_count() * wall))
 
 
 def bench_config(job, policy):
@@ -271,16 +259,26 @@ def time_conv3d_layer(layer, shape, repeats, penalty):
     return times
 
 
-def conv3d_layer_table(presets, precision_name, repeats):
+def conv3d_layer_flops(shape, filters, transposed):
+    """FLOPs of one forward pass of a 4x4x4 stride-2 'same' (de)convolution of input `shape` (B, T, H, W, C)."""
+    batch, frames, height, width, channels = shape
+    if transposed:  # the work of the convolution it mirrors: one 4x4x4 window per input position
+        return machine.conv3d_flops(batch, frames, height, width, 4, 4, 4, channels, filters)
+    return machine.conv3d_flops(batch, -(-frames // 2), -(-height // 2), -(-width // 2), 4, 4, 4, channels, filters)
+
+
+def conv3d_layer_table(presets, precision_name, repeats, peak):
     """Prints Keras' layers (native) against the 2D form per layer shape of the presets' WGANs; for the
     3-channel layers also the block form the native models use on CPU (relive.layers.PixelConv3D...)."""
     with precision.policy_scope(precision_name) as policy:
-        print(f"\n3D convolution layers, {policy}, median ms of {repeats} ({_machine()}):")
-        print(f"{'preset':6s} {'layer':18s} {'input':22s} {'out':>4s} {'form':7s} {'fwd':>8s} {'fwd+bwd':>9s} "
-              f"{'GP':>9s}  2D / native (fwd, fwd+bwd, GP)")
+        print(f"\n3D convolution layers, {policy}, median ms of {repeats}; % of the {peak.policy} peak from the "
+              f"layer's FLOPs (fwd+bwd: 3x fwd; the GP's double backward has no count):")
+        print("| preset | layer | input | out | form | GFLOP fwd | fwd ms | fwd % peak | fwd+bwd ms | fwd+bwd % peak "
+              "| GP ms | 2D / native (fwd, fwd+bwd, GP) |\n|---|---|---|---:|---|" + "---:|" * 7)
         for preset in presets:
             for what, shape, filters, transposed in conv3d_layer_shapes(preset):
                 forms = ["native", "2d"] + (["pixel"] if 3 in (shape[-1], filters) else [])
+                flops = conv3d_layer_flops(shape, filters, transposed)
                 results = {}
                 for form in forms:
                     layer = _layer_for(form, filters, transposed)
@@ -291,8 +289,14 @@ def conv3d_layer_table(presets, precision_name, repeats):
                         ratio = ", ".join(f"{two / native:.2f}" for two, native in zip(results["2d"], results["native"])
                                           if native == native)
                     fwd, both, penalty = results[form]
-                    print(f"{preset:6s} {what:18s} {'x'.join(map(str, shape)):22s} {filters:4d} {form:7s} "
-                          f"{fwd:8.1f} {both:9.1f} {penalty:9.1f}  {ratio}", flush=True)
+                    fwd_share = machine.percent_of_peak(fwd / 1e3, flops, peak)
+                    both_share = machine.percent_of_peak(both / 1e3, 3 * flops, peak)
+                    cells = (preset, what, "x".join(map(str, shape)), filters, form, f"{flops / 1e9:.3g}", f"{fwd:.1f}",
+                             f"{fwd_share:.1f} %", f"{both:.1f}", f"{both_share:.1f} %",
+                             "—" if penalty != penalty else f"{penalty:.1f}", ratio)
+                    print("| " + " | ".join(map(str, cells)) + " |", flush=True)
+        print(f"goal: the form this device uses >= {GOALS['layers']:.0f} % of the peak forward + backward on layers "
+              f"with >= 64 channels in and out")
 
 
 FORM_JOBS = ("wgan", "gp", "conditional", "predictor")
@@ -328,42 +332,27 @@ def form_config(preset, job, form, policy):
     return config
 
 
-def form_table(presets, jobs, policies, steps):
+def form_table(presets, jobs, policies, steps, peak):
     """Seconds per generator step (5 critic + 1 generator update; one step for the predictor) through the real
     loop, native 3D convolutions (before) and the 2D form (after), one after the other in this run."""
     rows = []
     for policy in policies:
         for preset in presets:
             for job in jobs:
-                medians = {}
+                medians, loads = {}, {}
                 for form in FORMS:
-                    with OtherLoad() as load:
+                    with machine.OtherLoad() as load:
                         times = loop_step_times(form_config(preset, job, form, policy), steps)
-                    medians[form] = statistics.median(times)
+                    medians[form], loads[form] = statistics.median(times), load.fraction
                     print(f"{preset} {job} {form} {policy}: {[round(t, 3) for t in times]} "
                           f"(others {load.fraction:.0%})", flush=True)
-                    rows.append((precision.choose_policy(policy), preset, job, form, medians[form], load.fraction))
-                rows.append((policy, preset, job, "ratio", medians["2d"] / medians["native"], None))
-    print(f"\ngenerator step (s, median of {steps} after the traced one) ({_machine()}):")
-    print(f"{'policy':16s} {'preset':6s} {'job':12s} {'native':>8s} {'2d':>8s} {'2d/native':>9s} {'others':>7s}")
-    for index in range(0, len(rows), 3):
-        (policy, preset, job, _, native, load_native), (*_, two, load_two), (*_, ratio, _) = rows[index:index + 3]
-        print(f"{policy:16s} {preset:6s} {job:12s} {native:8.3f} {two:8.3f} {ratio:9.2f} "
-              f"{max(load_native, load_two):6.0%}")
-
-
-def _machine():
-    """The CPU's model name, its AVX-512 / AMX flags, and whether TF runs on oneDNN (and at which ISA cap)."""
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as file:
-            model = next((line.split(":", 1)[1].strip() for line in file if line.startswith("model name")), model)
-    except OSError:
-        pass
-    flags = sorted(flag for flag in precision.cpu_flags() if flag.startswith(("avx512", "amx")) or flag == "avx2")
-    isa = os.environ.get("ONEDNN_MAX_CPU_ISA")
-    onednn = f"oneDNN {'on' if device.onednn_enabled() else 'off'}" + (f", ONEDNN_MAX_CPU_ISA={isa}" if isa else "")
-    return f"{model}, {os.cpu_count()} CPUs, {' '.join(flags) or 'no AVX2'}; {onednn}"
+                for form in FORMS:
+                    rows.append(machine.row(f"{precision.choose_policy(policy)} {preset} {job} {form}", medians[form],
+                                            None, peak, medians["native"], extra=(f"{loads[form]:.0%}",)))
+    print(f"\ngenerator step, median of {steps} after the traced one; baseline: the native form "
+          "(no FLOP count for steps: no % of peak):")
+    print(machine.table_header("others"))
+    print("\n".join(rows))
 
 
 FLAGS = flags.FLAGS
@@ -376,6 +365,7 @@ flags.DEFINE_string("jobs", ",".join(FORM_JOBS), "Jobs for --only=forms: any of 
 flags.DEFINE_integer("repeats", 5, "Timed repeats per layer for --only=layers (median).")
 flags.DEFINE_string("precisions", "auto,float32", "'' to time the baseline only.")
 flags.DEFINE_bool("naive", True, "Also time the straightforward Keras baseline (auto policy).")
+flags.DEFINE_bool("refresh_peak", False, "Measure the machine's peak again instead of reading it from the cache.")
 
 
 def main(argv):
@@ -384,36 +374,37 @@ def main(argv):
     asked = [name for name in args.only.split(",") if name]
     presets = [name for name in args.presets.split(",") if name]
     policies = [name for name in args.precisions.split(",") if name] or ["auto"]
-    print(f"machine: {_machine()}", flush=True)
+    info = machine.describe()
+    peak = machine.measure_peak(info.policy, info=info, refresh=args.refresh_peak)
+    print(machine.header_line(info, peak), flush=True)
     if "layers" in asked:
         for policy in policies:
-            conv3d_layer_table(presets, policy, args.repeats)
+            conv3d_layer_table(presets, policy, args.repeats, peak)
     if "forms" in asked:
-        form_table(presets, [name for name in args.jobs.split(",") if name], policies, args.steps)
-    rows = []
+        form_table(presets, [name for name in args.jobs.split(",") if name], policies, args.steps, peak)
+    rows = []  # (what, seconds, others, baseline seconds or None)
     for job in [name for name in asked if name in JOBS]:
-        clips_per_step = 16 * (5 if job != "lstm" else 1)
         naive = None
         if args.naive and job in ("gp", "lstm"):
-            with OtherLoad() as load:
+            with machine.OtherLoad() as load:
                 times, policy = naive_step_times(job, max(2, args.steps - 1))
             naive = statistics.median(times)
-            rows.append((job, f"naive {policy}", naive, clips_per_step / naive, "", load.fraction))
+            rows.append((f"{job} naive {policy}", naive, load.fraction, naive))
             print(f"{job} naive: {[round(t, 2) for t in times]}", flush=True)
-        for asked in [name for name in args.precisions.split(",") if name]:
-            with OtherLoad() as load:
-                times = loop_step_times(bench_config(job, asked), args.steps)
-            median = statistics.median(times)
-            ratio = f"{naive / median:.2f}x vs naive" if naive and asked == "auto" else ""
-            rows.append((job, f"ours {precision.choose_policy(asked)}", median, clips_per_step / median, ratio,
-                         load.fraction))
-            print(f"{job} {asked}: {[round(t, 2) for t in times]}", flush=True)
+        for name in [name for name in args.precisions.split(",") if name]:
+            with machine.OtherLoad() as load:
+                times = loop_step_times(bench_config(job, name), args.steps)
+            rows.append((f"{job} ours {precision.choose_policy(name)}", statistics.median(times), load.fraction, naive))
+            print(f"{job} {name}: {[round(t, 2) for t in times]}", flush=True)
     if not rows:
         return
-    print(f"\n{'job':6s} {'variant':24s} {'s/step':>8s} {'clips/s':>8s} {'others':>7s}")
-    for job, variant, seconds, rate, ratio, others in rows:
-        goal = f"goal <= {GOALS[job]} s" if job in GOALS and variant.startswith("ours") else ""
-        print(f"{job:6s} {variant:24s} {seconds:8.2f} {rate:8.2f} {others:6.0%}  {ratio} {goal}")
+    print("\ntraining step (generator step: 5 critic + 1 generator update; one predictor step for lstm), median "
+          "after the traced one; baseline: the straightforward Keras step (no FLOP count for steps: no % of peak):")
+    print(machine.table_header("clips/s", "others"))
+    for what, seconds, others, naive in rows:
+        clips_per_step = 16 * (5 if not what.startswith("lstm") else 1)
+        print(machine.row(what, seconds, None, peak, naive, extra=(f"{clips_per_step / seconds:.2f}", f"{others:.0%}")))
+    print(f"goal: ours x baseline >= {GOALS['steps']:.1f}")
     print("others: share of the machine's CPU time other processes used meanwhile (0% = quiet machine)")
     print("clips/s: real clips consumed per second (5 critic batches of 16 per generator step; 16 for the LSTM)")
 

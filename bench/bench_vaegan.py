@@ -1,16 +1,21 @@
 """VAE-GAN at the dissertation's size: training step time and reconstruction throughput; prints medians.
 
-    python bench/bench_vaegan.py [--steps=12] [--naive_steps=5]
+    python bench/bench_vaegan.py [--steps=12] [--naive_steps=5] [--refresh_peak]
     python bench/bench_vaegan.py --presets=dissertation,released_code,blade_runner,scanner_darkly --steps=5
 
-With --presets, only the step time of each named preset at its own size (same run, same clip) is printed.
+First the machine line (videocore.machine: CPU, ISA, TensorFlow, oneDNN, compute dtype, measured peak), then
+each workload as a table row: time, analytic FLOPs per step (vaegan_video.plan.step_flops) as GFLOP/s and % of
+that peak, and the ratio against the straightforward baseline. With --presets, only the step time of each
+named preset at its own size (same run, same clip) is printed.
 
 1. Our step: the real training loop (auto precision) on batches of 12 frames of 256x144, its
    per-step times read back from the TensorBoard event file (median after warm-up).
 2. Baseline, built in the same run: a straightforward float32 Keras step (one tf.function, three
    tapes, three Adam optimizers), as one would write it from the paper.
-3. Reconstruction end to end (decode the bundled 720p clip -> encode/decode -> H.264 with audio).
-Goals on the 2-core dev machine: <= 1.0 s per training step, >= 200 frames/s reconstruction.
+3. Reconstruction end to end (decode the bundled 720p clip -> encode/decode -> H.264 with audio); its
+   FLOPs count the networks only (plan.reconstruction_flops_per_frame), its time everything.
+Goals, as shares of the measured peak: the training step >= 60 % (5x5 convolutions are ~99 % of its FLOPs);
+reconstruction end to end >= 25 % (the rest of its time is decoding, resizing and H.264).
 """
 
 import pathlib
@@ -29,11 +34,14 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from videocore import machine  # noqa: E402
+from videocore import precision  # noqa: E402
 from videocore import summaries  # noqa: E402
 from videocore import video  # noqa: E402
 from vaegan_video import configs  # noqa: E402
 from vaegan_video import losses  # noqa: E402
 from vaegan_video import models  # noqa: E402
+from vaegan_video import plan  # noqa: E402
 from vaegan_video import reconstruct  # noqa: E402
 from vaegan_video import train  # noqa: E402
 
@@ -104,45 +112,78 @@ flags.DEFINE_integer("steps", 12, "Timed steps of our loop.")
 flags.DEFINE_integer("naive_steps", 5, "Timed steps of the straightforward Keras step.")
 flags.DEFINE_integer("repeats", 3, "Timed reconstruction runs.")
 flags.DEFINE_list("presets", [], "Time only these vaegan_video/configs.py presets' training steps, one after another.")
+flags.DEFINE_bool("refresh_peak", False, "Measure the machine's peak again instead of reading it from the cache.")
+
+GOALS = {"step": 60.0, "reconstruction": 25.0}  # % of the measured peak
 
 
-def preset_step_times(names, steps, root):
+def preset_step_times(names, steps, root, peak):
     """Median step time (and frames/s) of each preset's own model, batch and precision, on the bundled 720p clip."""
     clip = str(video.sample_clip("bigbuckbunny"))
-    print(f"training step per preset ({steps} steps each, median after the first 2):")
+    rows = []
     for name in names:
         config = configs.get_config(name)
         config.data.videos = (clip,)
         config.data.cache_dir = str(root / "cache")
-        times = loop_step_times(config, root / name, steps)
+        with machine.OtherLoad() as load:
+            times = loop_step_times(config, root / name, steps)
         median = statistics.median(times)
-        print(f"  {name:<16} {config.model.width}x{config.model.height}, batch {config.loop.batch_size}: "
-              f"{median:.2f} s/step -> {config.loop.batch_size / median:.2f} frames/s")
+        flops = plan.step_flops(config)
+        rows.append(machine.row(f"{name} {config.model.width}x{config.model.height}, batch {config.loop.batch_size}, "
+                                f"{precision.choose_policy(config.loop.precision)}", median, flops, peak,
+                                extra=(f"{flops / 1e9:,.3g}", f"{config.loop.batch_size / median:.2f}",
+                                       f"{load.fraction:.0%}")))
+    print(f"\ntraining step per preset ({steps} steps each, median after the first 2; "
+          f"FLOPs: vaegan_video.plan.step_flops):")
+    print(machine.table_header("GFLOP / step", "frames/s", "others"))
+    print("\n".join(rows))
+    print(_notes(peak))
+
+
+def _notes(peak):
+    return (f"% of peak: of the {peak.policy} peak on the machine line, whatever dtype a row ran in; "
+            f"others: share of the CPUs other processes used meanwhile (0% = quiet machine)")
 
 
 def main(argv):
     del argv
     args = FLAGS
+    info = machine.describe()
+    peak = machine.measure_peak(info.policy, info=info, refresh=args.refresh_peak)
+    print(machine.header_line(info, peak), flush=True)
     with tempfile.TemporaryDirectory() as root:
         root = pathlib.Path(root)
         if args.presets:
-            preset_step_times(args.presets, args.steps, root)
+            preset_step_times(args.presets, args.steps, root, peak)
             return
         config = configs.dissertation()
         config.data.videos = (str(video.sample_clip("bigbuckbunny")),)
         config.data.cache_dir = str(root / "cache")
-        ours = loop_step_times(config, root / "work", args.steps)
+        with machine.OtherLoad() as ours_load:
+            ours = loop_step_times(config, root / "work", args.steps)
         ours_median = statistics.median(ours)
-        naive = statistics.median(naive_step_times(configs.dissertation(), args.naive_steps))
-        print("VAE-GAN training step, batch 12 at 256x144:")
-        print(f"  ours ({config.loop.precision} policy, shared loop): {ours_median:.3f} s median of {len(ours)} "
-              f"-> {12 / ours_median:.1f} frames/s")
-        print(f"  straightforward float32 Keras step: {naive:.3f} s median of {args.naive_steps} "
-              f"-> {12 / naive:.1f} frames/s")
-        print(f"  speed-up x{naive / ours_median:.2f} (goal: <= 1.0 s per step)")
-        rate, frames = reconstruction_rate(configs.dissertation(), root / "work", args.repeats)
-        print(f"reconstruction end to end (720p decode -> encode/decode at 256x144 -> H.264 + audio), {frames} frames: "
-              f"{rate:.1f} frames/s median of {args.repeats} (goal >= 200)")
+        with machine.OtherLoad() as naive_load:
+            naive = statistics.median(naive_step_times(configs.dissertation(), args.naive_steps))
+        flops, batch = plan.step_flops(config), config.loop.batch_size
+        print(f"\nVAE-GAN training step, batch {batch} at {config.model.width}x{config.model.height}, "
+              f"{flops / 1e9:,.0f} GFLOP per step (vaegan_video.plan.step_flops):")
+        print(machine.table_header("frames/s", "others"))
+        ours_name = f"ours ({precision.choose_policy(config.loop.precision)}, shared loop), median of {len(ours)}"
+        print(machine.row(ours_name, ours_median, flops, peak, naive,
+                          extra=(f"{batch / ours_median:.1f}", f"{ours_load.fraction:.0%}")))
+        print(machine.row(f"straightforward float32 Keras step, median of {args.naive_steps}", naive, flops, peak,
+                          naive, extra=(f"{batch / naive:.1f}", f"{naive_load.fraction:.0%}")))
+        print(f"goal: ours >= {GOALS['step']:.0f} % of the measured peak")
+        with machine.OtherLoad() as load:
+            rate, frames = reconstruction_rate(configs.dissertation(), root / "work", args.repeats)
+        per_frame = plan.reconstruction_flops_per_frame(config.model)
+        print(f"\nreconstruction end to end (720p decode -> encode/decode at 256x144 -> H.264 + audio), {frames} "
+              f"frames, per frame ({per_frame / 1e9:,.1f} GFLOP: the networks' FLOPs only, the time is everything):")
+        print(machine.table_header("frames/s", "others"))
+        print(machine.row(f"reconstruction, median of {args.repeats}", 1 / rate, per_frame, peak,
+                          extra=(f"{rate:.1f}", f"{load.fraction:.0%}")))
+        print(f"goal: >= {GOALS['reconstruction']:.0f} % of the measured peak")
+        print(_notes(peak))
 
 
 if __name__ == "__main__":

@@ -17,18 +17,18 @@ from videocore import precision
 OVERHEAD_SECONDS = 0.1
 
 
-def forward_macs_per_frame(model_config):
-    """Multiply-accumulates of one frame through Algorithm 1's forward pass.
+def network_macs_per_frame(model_config):
+    """Multiply-accumulates of one frame through each network once: {"encoder", "decoder", "discriminator"}.
 
-    Enc once, Dec twice (x_bar and x_p), Dis three times (x, x_bar, x_p). 5x5 convs and
-    transposed convs; the dense layers; BN and activations are negligible.
+    5x5 convs and transposed convs and the dense layers; BN and activations are negligible. The seed's
+    plain VAE ("mlp") has no discriminator (0).
     """
     if model_config.get("kind", "conv") == "mlp":
-        # The seed's plain VAE: dense layers only, one encode and one decode (no adversarial term).
         pixels = model_config.height * model_config.width * 3
         widths = (pixels, *model_config.mlp_encoder_units, 2 * model_config.latent_dim)
         decoder = (model_config.latent_dim, *model_config.mlp_decoder_units, pixels)
-        return sum(a * b for a, b in zip(widths, widths[1:])) + sum(a * b for a, b in zip(decoder, decoder[1:]))
+        return {"encoder": sum(a * b for a, b in zip(widths, widths[1:])),
+                "decoder": sum(a * b for a, b in zip(decoder, decoder[1:])), "discriminator": 0}
     k = model_config.kernel_size ** 2
     height, width = model_config.height, model_config.width
     channels = (3,) + tuple(model_config.filters)
@@ -38,10 +38,27 @@ def forward_macs_per_frame(model_config):
         convs += out_pixels * k * channels[i] * channels[i + 1]
     flat = (height // 2 ** len(model_config.filters)) * (width // 2 ** len(model_config.filters)) * channels[-1]
     latent = model_config.latent_dim
-    encoder = convs + 2 * flat * latent
-    decoder = convs + flat * latent  # each transposed conv mirrors one conv
-    discriminator = convs + flat
-    return encoder + 2 * decoder + 3 * discriminator
+    return {"encoder": convs + 2 * flat * latent,
+            "decoder": convs + flat * latent,  # each transposed conv mirrors one conv
+            "discriminator": convs + flat}
+
+
+def forward_macs_per_frame(model_config):
+    """Multiply-accumulates of one frame through Algorithm 1's forward pass.
+
+    Enc once, Dec twice (x_bar and x_p), Dis three times (x, x_bar, x_p); the seed's plain VAE ("mlp"):
+    one encode and one decode (no adversarial term).
+    """
+    macs = network_macs_per_frame(model_config)
+    if model_config.get("kind", "conv") == "mlp":
+        return macs["encoder"] + macs["decoder"]
+    return macs["encoder"] + 2 * macs["decoder"] + 3 * macs["discriminator"]
+
+
+def reconstruction_flops_per_frame(model_config):
+    """FLOPs of one frame through reconstruct.Autoencoder: Enc, then Dec on mu (no backward pass)."""
+    macs = network_macs_per_frame(model_config)
+    return 2 * (macs["encoder"] + macs["decoder"])
 
 
 def step_flops(config):
