@@ -361,7 +361,8 @@ def evaluate_and_report():
 
     runs, docs = pathlib.Path(FLAGS.runs), pathlib.Path(FLAGS.docs)
     figures = docs / "vaegan"
-    trained = {key: reports.trained_steps(runs / key) for key in VARIANTS if (runs / key / "checkpoints").is_dir()}
+    trained = {key: reports.trained_steps(runs / key) for key in FLAGS.variants
+               if (runs / key / "checkpoints").is_dir()}
     if not trained:
         raise errors.CheckpointError(f"{runs}: no trained variant to evaluate; train first (without --evaluate_only)")
     config = variant_config("a")
