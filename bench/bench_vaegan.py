@@ -1,19 +1,22 @@
 """VAE-GAN at the dissertation's size: training step time and reconstruction throughput; prints medians.
 
     python bench/bench_vaegan.py [--steps=12] [--naive_steps=5] [--refresh_peak]
-    python bench/bench_vaegan.py --presets=dissertation,released_code,blade_runner,scanner_darkly --steps=5
+    python bench/bench_vaegan.py --presets=tiny,quick,dissertation_small,vae_mlp --xla=both [--precision=float32]
 
 First the machine line (videocore.machine: CPU, ISA, TensorFlow, oneDNN, compute dtype, measured peak), then
 each workload as a table row: time, analytic FLOPs per step (vaegan_video.plan.step_flops) as GFLOP/s and % of
 that peak, and the ratio against the straightforward baseline. With --presets, only the step time of each
-named preset at its own size (same run, same clip) is printed.
+named preset at its own size (same run, same clip), with its overhead (the step time minus its FLOPs at the
+peak), under XLA off / on (--xla) and optionally another precision.
 
 1. Our step: the real training loop (auto precision) on batches of 12 frames of 256x144, its
    per-step times read back from the TensorBoard event file (median after warm-up).
 2. Baseline, built in the same run: a straightforward float32 Keras step (one tf.function, three
    tapes, three Adam optimizers), as one would write it from the paper.
 3. Reconstruction end to end (decode the bundled 720p clip -> encode/decode -> H.264 with audio); its
-   FLOPs count the networks only (plan.reconstruction_flops_per_frame), its time everything.
+   FLOPs count the networks only (plan.reconstruction_flops_per_frame), its time everything, start-up
+   (restoring the networks, tracing) included; then each stage alone (decode, crop + resize, model,
+   encode, audio), which names the bottleneck.
 Goals, as shares of the measured peak: the training step >= 60 % (5x5 convolutions are ~99 % of its FLOPs);
 reconstruction end to end >= 25 % (the rest of its time is decoding, resizing and H.264).
 """
@@ -107,35 +110,90 @@ def reconstruction_rate(config, workdir, repeats):
     return statistics.median(rates), info.frame_count
 
 
+def _per_frame(function, frames):
+    """Seconds per frame of `function()`, which handles `frames` frames."""
+    start = time.perf_counter()
+    function()
+    return (time.perf_counter() - start) / frames
+
+
+def reconstruction_stages(config, workdir):
+    """Seconds per frame of each stage of the 720p -> 256x144 reconstruction, run one at a time on the
+    bundled clip: decode (PyAV, no conversion), crop + resize + RGB (read_frames minus decode), the model
+    (reconstruct.Autoencoder on batches already in memory), H.264 encode (VideoWriter, no audio) and the
+    audio copy (the same with the soundtrack, minus encode). {stage: seconds per frame}, frame count."""
+    import av  # noqa: PLC0415
+
+    source = video.sample_clip("bigbuckbunny")
+    size = (config.model.width, config.model.height)
+
+    def decode_only():
+        with av.open(str(source)) as container:
+            for _ in container.decode(video=0):
+                pass
+
+    frames = np.stack(list(video.read_frames(source, aspect="16:9", size=size)))
+    count = len(frames)
+    stages = {"decode": _per_frame(decode_only, count)}
+    stages["crop, resize, RGB"] = max(0.0, _per_frame(
+        lambda: sum(1 for _ in video.read_frames(source, aspect="16:9", size=size)), count) - stages["decode"])
+    model = reconstruct.Autoencoder(config, workdir)
+    batch = config.reconstruct.batch_size
+    model(frames[:batch]).numpy()  # trace
+    outputs = []
+    stages["model (Enc + Dec)"] = _per_frame(
+        lambda: outputs.extend(model(frames[i:i + batch]).numpy() for i in range(0, count, batch)), count)
+    fps = video.probe(source).fps
+    with tempfile.TemporaryDirectory() as out:
+        def write(audio):
+            with video.VideoWriter(pathlib.Path(out) / f"a{audio}.mp4", fps,
+                                   audio_source=source if audio else None) as writer:
+                for chunk in outputs:
+                    writer.write(chunk)
+        stages["H.264 encode"] = _per_frame(lambda: write(False), count)
+        stages["audio copy + mux"] = max(0.0, _per_frame(lambda: write(True), count) - stages["H.264 encode"])
+    return stages, count
+
+
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("steps", 12, "Timed steps of our loop.")
 flags.DEFINE_integer("naive_steps", 5, "Timed steps of the straightforward Keras step.")
 flags.DEFINE_integer("repeats", 3, "Timed reconstruction runs.")
 flags.DEFINE_list("presets", [], "Time only these vaegan_video/configs.py presets' training steps, one after another.")
+flags.DEFINE_enum("xla", "off", ["off", "on", "both"], "With --presets: the train step under XLA (jit_compile).")
+flags.DEFINE_string("precision", "", "With --presets: this precision instead of each preset's (e.g. float32).")
 flags.DEFINE_bool("refresh_peak", False, "Measure the machine's peak again instead of reading it from the cache.")
 
 GOALS = {"step": 60.0, "reconstruction": 25.0}  # % of the measured peak
 
 
-def preset_step_times(names, steps, root, peak):
-    """Median step time (and frames/s) of each preset's own model, batch and precision, on the bundled 720p clip."""
+def preset_step_times(names, steps, root, peak, xla_modes):
+    """Each preset's median step time on its own model, batch and precision (the bundled 720p clip), with
+    its overhead: the step time minus the analytic FLOPs at the measured peak (dispatch, the data pipeline,
+    memory-bound ops, optimizer updates: what a step would still cost on an infinitely fast conv engine)."""
     clip = str(video.sample_clip("bigbuckbunny"))
     rows = []
     for name in names:
-        config = configs.get_config(name)
-        config.data.videos = (clip,)
-        config.data.cache_dir = str(root / "cache")
-        with machine.OtherLoad() as load:
-            times = loop_step_times(config, root / name, steps)
-        median = statistics.median(times)
-        flops = plan.step_flops(config)
-        rows.append(machine.row(f"{name} {config.model.width}x{config.model.height}, batch {config.loop.batch_size}, "
-                                f"{precision.choose_policy(config.loop.precision)}", median, flops, peak,
-                                extra=(f"{flops / 1e9:,.3g}", f"{config.loop.batch_size / median:.2f}",
-                                       f"{load.fraction:.0%}")))
+        for xla in xla_modes:
+            config = configs.get_config(name)
+            config.data.videos = (clip,)
+            config.data.cache_dir = str(root / "cache")
+            config.loop.jit_compile = xla
+            if FLAGS.precision:
+                config.loop.precision = FLAGS.precision
+            with machine.OtherLoad() as load:
+                times = loop_step_times(config, root / f"{name}_{xla}", steps)
+            median = statistics.median(times)
+            flops = plan.step_flops(config)
+            overhead = max(0.0, median - flops / peak.flops_per_second)
+            rows.append(machine.row(
+                f"{name} {config.model.width}x{config.model.height}, batch {config.loop.batch_size}, "
+                f"{precision.choose_policy(config.loop.precision)}, XLA {'on' if xla else 'off'}", median, flops, peak,
+                extra=(f"{flops / 1e9:,.3g}", f"{overhead * 1e3:,.0f} ms ({overhead / median:.0%})",
+                       f"{config.loop.batch_size / median:.2f}", f"{load.fraction:.0%}")))
     print(f"\ntraining step per preset ({steps} steps each, median after the first 2; "
-          f"FLOPs: vaegan_video.plan.step_flops):")
-    print(machine.table_header("GFLOP / step", "frames/s", "others"))
+          f"FLOPs: vaegan_video.plan.step_flops; overhead: step time - FLOPs / measured peak):")
+    print(machine.table_header("GFLOP / step", "overhead (share)", "frames/s", "others"))
     print("\n".join(rows))
     print(_notes(peak))
 
@@ -154,7 +212,7 @@ def main(argv):
     with tempfile.TemporaryDirectory() as root:
         root = pathlib.Path(root)
         if args.presets:
-            preset_step_times(args.presets, args.steps, root, peak)
+            preset_step_times(args.presets, args.steps, root, peak, {"off": (False,), "on": (True,), "both": (False, True)}[args.xla])
             return
         config = configs.dissertation()
         config.data.videos = (str(video.sample_clip("bigbuckbunny")),)
@@ -183,6 +241,14 @@ def main(argv):
         print(machine.row(f"reconstruction, median of {args.repeats}", 1 / rate, per_frame, peak,
                           extra=(f"{rate:.1f}", f"{load.fraction:.0%}")))
         print(f"goal: >= {GOALS['reconstruction']:.0f} % of the measured peak")
+        with machine.OtherLoad() as load:
+            stages, frames = reconstruction_stages(configs.dissertation(), root / "work")
+        print(f"\nreconstruction per stage, one at a time ({frames} frames; others {load.fraction:.0%}):")
+        print("| stage | ms per frame | share of the stages |\n|---|---:|---:|")
+        whole = sum(stages.values())
+        for stage, seconds in stages.items():
+            print(f"| {stage} | {seconds * 1e3:.2f} | {seconds / whole:.0%} |")
+        print(f"| all stages | {whole * 1e3:.2f} | (end to end above: {1e3 / rate:.2f}) |")
         print(_notes(peak))
 
 

@@ -6,6 +6,7 @@ run may use (measured when it first starts, then kept in its state) and what fol
 graph per frame or one call per step, untiled or the largest tiles that fit, and the estimate
 printed before the run.
 """
+import dataclasses
 import functools
 import os
 import pathlib
@@ -15,9 +16,10 @@ from deepdream_video import guide as guide_lib
 from deepdream_video import layers as layers_lib
 from deepdream_video import models
 from videocore import errors
+from videocore import steptimes
 
-# Rough sustained GFLOP/s of the dream step, for the estimate printed before a run (the progress
-# bar then shows the real rate). float32: bench/bench_dream.py on the 2-core development machine
+# Rough sustained GFLOP/s of the dream step, for the estimate printed before the first run of a workload
+# on a machine (later runs print the seconds per frame measured here, videocore.steptimes). float32: bench/bench_dream.py on the 2-core development machine
 # (58 GFLOP/s for one frame, 55 in a whole flow run at 540x304; 250 had been assumed and made the
 # estimate ~4x short). The 16-bit figures are not measured (that machine has no bf16 instructions):
 # twice float32, what bf16 kernels give where they exist.
@@ -127,6 +129,17 @@ class Budget:
         self._tiles[key] = tiles
         return tiles
 
+    def workload_key(self):
+        """The steptimes key of this run's seconds per frame on this machine: what decides a frame's cost."""
+        plan = self.plan
+        tiles = self.tiles(dreamer(plan.network, plan.dream_layers, plan.channels))
+        return steptimes.key_for({
+            "method": "deepdream", "network": dataclasses.asdict(plan.network), "size": list(plan.size),
+            "layer_sets": [list(layers) for layers in plan.layer_sets], "channels": list(plan.channels),
+            "num_iterations": plan.num_iterations, "num_octaves": plan.num_octaves, "octave_scale": plan.octave_scale,
+            "keyframes": len(plan.keyframes), "mode": plan.mode, "flow_method": plan.flow_method, "tiles": tiles,
+            "graph_per_frame": self.one_graph_per_frame()})
+
     def describe(self, frames):
         """The memory and time estimate printed before a run of `frames` frames."""
         plan = self.plan
@@ -136,7 +149,10 @@ class Budget:
         width, height = plan.size
         sizes = dream.octave_sizes(height, width, values["num_octaves"], values["octave_scale"])
         gflop = 2 * values["num_iterations"] * sum(frame_dreamer.net.flops(h, w) for h, w in sizes) / 1e9
-        seconds = gflop / _ESTIMATED_GFLOPS[plan.network.compute_dtype]
+        measured = steptimes.lookup(self.workload_key())
+        seconds = measured.seconds if measured else gflop / _ESTIMATED_GFLOPS[plan.network.compute_dtype]
+        basis = (f"measured here over {measured.steps} frames" if measured else
+                 f"at ~{_ESTIMATED_GFLOPS[plan.network.compute_dtype]:.0f} GFLOP/s, not yet measured here")
         spans = dream.tile_spans(height, tile_size, tile_margin), dream.tile_spans(width, tile_size, tile_margin)
         tile_h = max(end - start for *_, start, end in spans[0])
         tile_w = max(end - start for *_, start, end in spans[1])
@@ -148,5 +164,5 @@ class Budget:
                   "untiled, one graph per frame" if self.one_graph_per_frame() else "untiled, one call per step")
         return (f"{plan.video.name}: {frames} frames at {width}x{height}, {plan.info.fps} fps, "
                 f"mode {plan.mode}, "
-                f"{plan.network.compute_dtype}; ~{gflop:.0f} GFLOP/frame, ~{seconds:.2f} s/frame, "
+                f"{plan.network.compute_dtype}; ~{gflop:.0f} GFLOP/frame, ~{seconds:.2f} s/frame ({basis}), "
                 f"~{frames * seconds / 60:.1f} min; ~{memory / 2**30:.1f} GB of memory ({tiling})")

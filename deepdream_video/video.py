@@ -15,6 +15,7 @@ contiguous ranges for several machines (`shards.merge` joins them).
 """
 import dataclasses
 import fractions
+import math
 import pathlib
 import shutil
 
@@ -24,6 +25,7 @@ from deepdream_video import dreamers
 from deepdream_video import frame_loop
 from deepdream_video import plan as plan_lib
 from deepdream_video import workdir as workdir_lib
+from videocore import steptimes
 
 
 @dataclasses.dataclass
@@ -75,6 +77,8 @@ def dream_video(config, video, output, *, progress=True):
         logging.info("resuming %s at frame %d from %s", plan.video.name, resume.next_frame, workdir.path)
     print(budget.describe(plan.expected_frames()), flush=True)
     count, seconds_per_frame = frame_loop.FrameLoop(plan, budget, workdir).run(resume, progress)
+    if math.isfinite(seconds_per_frame) and count > 2:  # the next run's estimate (its first frame excluded)
+        steptimes.record_seconds(budget.workload_key(), seconds_per_frame, count - 1)
     frame_loop.encode(plan, workdir, plan.first_frame + count, progress)
     frame_loop.partial_path(plan.output).unlink(missing_ok=True)  # the whole video replaces the partial one
     if plan.shard is not None:

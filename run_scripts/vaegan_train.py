@@ -5,7 +5,8 @@
 Watch it with `tensorboard --logdir runs/br/tensorboard`.
 The default is the published model (`dissertation`, 256x144: hours per epoch of a film on a CPU);
 `--config=vaegan_video/configs.py:quick` (80x48) or `:tiny` train in minutes. The size, steps per
-epoch and an estimated time per epoch are printed before training starts.
+epoch and the time per step, per epoch and in all are printed before training starts: measured, by a
+few timed steps the first time a model runs on a machine (cached under ~/.cache/neural_video/steps).
 """
 
 from absl import flags
@@ -23,14 +24,17 @@ def main(argv):
     from vaegan_video import plan  # after flag parsing: TensorFlow starts only for real work
     from vaegan_video import train
     from videocore import distribute
+    from videocore import machine
     from videocore import precision
 
     config = FLAGS.config
     if FLAGS.video:
         config.data.videos = tuple(FLAGS.video)
-    distribute.start(config.loop)  # before the estimate's convolution: TensorFlow's first op comes after it
-    rate = plan.measure_conv_flops_per_second(precision.choose_policy(config.loop.precision))
-    print(plan.describe(config, train.load_stores(config), rate), flush=True)
+    strategy = distribute.start(config.loop)  # before the estimate's timed steps: TensorFlow's first ops
+    stores = train.load_stores(config)
+    measured = plan.calibrate(config, strategy)
+    peak = machine.cached_peak(precision.choose_policy(config.loop.precision))  # `make bench` measures it
+    print(plan.describe(config, stores, measured, peak and peak.flops_per_second), flush=True)
     result = train.train_and_evaluate(config, FLAGS.workdir)
     print(f"stopped at step {result.step} (epoch {result.position.epoch}); checkpoint {result.checkpoint}")
 

@@ -1,20 +1,23 @@
 """What a VAE-GAN run will cost before it starts: frame size, steps per epoch, estimated time per epoch.
 
-The time is estimated for *this* machine without timing the model itself (tracing the published
-model takes half a minute): one 5x5 stride-2 convolution like the model's second layer is timed
-forward and backward for about a second in the run's precision, and the step's FLOPs are divided
-by the rate it reached. On the development CPUs a full-size step ran at 0.86-1.1x that rate.
+The time per step is *measured* on this machine: the training loop caches the median step time of every
+run under its workload (videocore.steptimes: machine, model, loss, batch, precision, replicas), and
+`calibrate` times a few steps when nothing is cached yet (once per machine and model: ~5 s for `tiny`, ~40 s
+for the published model, most of it tracing). A FLOPs count at one convolution's rate is not an estimate
+at the small presets: on a 2-core EPYC (bf16) the FLOPs at the measured peak are 0.3 % of `tiny`'s 18 ms
+step, 20 % of `quick`'s 136 ms and 31 % of 144x80 x0.4's 274 ms; the rest is per-step overhead (dispatch,
+memory-bound ops, small-map convolutions far below the peak). The estimate line shows both parts.
 """
 
-import statistics
-import time
+import tempfile
+
+from absl import logging
 
 from videocore import data
 from videocore import precision
+from videocore import steptimes
 
-# Per step whatever the size (dispatch, data pipeline, optimizer updates): the quick preset's
-# ~0.14 s steps (1,100 in ~2.5 min, configs.quick) are mostly this, not FLOPs.
-OVERHEAD_SECONDS = 0.1
+CALIBRATION_STEPS = 6  # timed steps after the warm-up
 
 
 def network_macs_per_frame(model_config):
@@ -66,43 +69,38 @@ def step_flops(config):
     return 2 * 3 * forward_macs_per_frame(config.model) * config.loop.batch_size
 
 
-def measure_conv_flops_per_second(policy, repeats=5):
-    """FLOP/s this machine reaches now on a 5x5 stride-2 convolution, forward + backward.
+def calibrate(config, strategy):
+    """This machine's step time for `config` (a steptimes.Measured): cached, else a few steps timed now.
 
-    The shape is the published model's second layer (batch 12, 72x128x80 -> 36x64x160); the
-    median of `repeats` timed runs after one warm-up, in the compute dtype of `policy`.
+    Times the real training loop for steptimes.WARM_UP_STEPS + CALIBRATION_STEPS steps in a temporary
+    folder (no samples, no evaluation); the loop caches the median. One process only: with several workers
+    the estimate comes from the loop's first steps instead (None here when nothing is cached).
+    `strategy` is the run's (videocore.distribute.start).
     """
-    import keras
-    import tensorflow as tf
+    from videocore import distribute  # noqa: PLC0415  (these import TensorFlow; describe must not)
+    from vaegan_video import train  # noqa: PLC0415
 
-    dtype = keras.mixed_precision.Policy(policy).compute_dtype
-    x = tf.random.stateless_normal((12, 72, 128, 80), seed=(1, 2), dtype=dtype)
-    kernel = tf.Variable(tf.random.stateless_normal((5, 5, 80, 160), seed=(3, 4), dtype=dtype) * 0.01)
+    policy = precision.choose_policy(config.loop.precision)
+    key = steptimes.workload_key(config, policy, strategy.num_replicas_in_sync)
+    cached = steptimes.lookup(key)
+    if cached is not None or distribute.is_multi_worker(strategy):
+        return cached
 
-    @tf.function
-    def forward_backward():
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = tf.nn.conv2d(x, kernel, strides=2, padding="SAME")
-            loss = tf.reduce_sum(tf.cast(y, tf.float32))
-        return tape.gradient(loss, [x, kernel])
-
-    forward_backward()  # trace and warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        gradients = forward_backward()
-        float(tf.reduce_sum(tf.cast(gradients[1], tf.float32)))  # wait for the result
-        times.append(time.perf_counter() - start)
-    flops = 2 * 3 * (36 * 64) * (5 * 5 * 80 * 160) * 12
-    return flops / statistics.median(times)
-
-
-def estimate_step_seconds(config, policy=None, flops_per_second=None):
-    """Estimated seconds per training step of `config` on this machine (see the module docstring)."""
-    policy = policy or precision.choose_policy(config.loop.precision)
-    rate = flops_per_second or measure_conv_flops_per_second(policy)
-    return OVERHEAD_SECONDS + step_flops(config) / rate
+    trial = config.copy_and_resolve_references()
+    trial.loop.num_steps, trial.loop.num_epochs = steptimes.WARM_UP_STEPS + CALIBRATION_STEPS, 0
+    trial.loop.sample_every_steps = trial.loop.eval_every_steps = trial.loop.histogram_every_steps = 0
+    trial.loop.checkpoint_every_steps, trial.loop.checkpoint_every_minutes = 10**9, 10.0**6
+    trial.loop.restart = False
+    if "eval" in trial:
+        trial.eval.frames = 0
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity(logging.WARNING)  # the trial's checkpoint lines would read as the run's
+    try:
+        with tempfile.TemporaryDirectory(prefix="vaegan_calibrate_") as workdir:
+            train.train_and_evaluate(trial, workdir, progress=False)
+    finally:
+        logging.set_verbosity(verbosity)
+    return steptimes.lookup(key)
 
 
 def _duration(seconds):
@@ -113,12 +111,12 @@ def _duration(seconds):
     return f"{seconds / 3600:.1f} h"
 
 
-def describe(config, stores, flops_per_second=None):
+def describe(config, stores, measured=None, flops_per_second=None):
     """Two lines for the start of a run: size, frames, steps per epoch, and the time estimate.
 
-    Runs no TensorFlow op (a main prints it before its distribution strategy may exist): the estimate
-    needs `flops_per_second`, from measure_conv_flops_per_second once the strategy is made; without it
-    the second line says the estimate was not measured."""
+    Runs no TensorFlow op (a main prints it before its distribution strategy may exist). The estimate is
+    `measured` (a steptimes.Measured, from calibrate); `flops_per_second` (the measured peak, optional)
+    splits it into the FLOPs' share and the per-step overhead. Without `measured` the second line says so."""
     model = config.model
     frames = sum(len(s) for s in stores)
     steps = int(config.data.get("steps_per_epoch", 0) or data.steps_per_epoch(stores, config.loop.batch_size))
@@ -127,10 +125,13 @@ def describe(config, stores, flops_per_second=None):
     first = (f"VAE-GAN {model.width}x{model.height}, z {model.latent_dim}, filters {tuple(model.filters)}, "
              f"batch {config.loop.batch_size}, {policy}: {frames:,} frames, {steps:,} steps per epoch, "
              f"{total:,} steps in all")
-    if flops_per_second is None:
-        return first + "\nno time estimate: this machine's convolution rate was not measured"
-    rate = flops_per_second
-    seconds = estimate_step_seconds(config, policy, rate)
+    if measured is None:
+        return first + "\nno time estimate yet: the loop logs its measured step time after its first steps"
+    seconds = measured.seconds
+    split = ""
+    if flops_per_second:
+        compute = min(seconds, step_flops(config) / flops_per_second)
+        split = (f": {step_flops(config) / 1e9:,.3g} GFLOP, {compute:.2g} s at the {flops_per_second / 1e9:,.0f} "
+                 f"GFLOP/s peak + {seconds - compute:.2g} s per-step overhead")
     return (first + f"\nestimated ~{seconds:.2g} s per step, ~{_duration(seconds * steps)} per epoch, "
-            f"~{_duration(seconds * total)} in all ({step_flops(config) / 1e9:,.0f} GFLOP per step at the "
-            f"{rate / 1e9:,.0f} GFLOP/s one of its convolutions reaches here now)")
+            f"~{_duration(seconds * total)} in all (median of {measured.steps} steps timed here{split})")

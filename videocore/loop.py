@@ -32,6 +32,7 @@ from videocore import device
 from videocore import distribute
 from videocore import errors
 from videocore import precision
+from videocore import steptimes
 from videocore import summaries
 
 Position = collections.namedtuple("Position", ["epoch", "index"])
@@ -679,6 +680,7 @@ class _Trainer:
             losses, stopped_by = self._step_loop(stream, run_step)
             if self.saved_at != self.step and self._weights_finite():
                 self._save()
+            self._record_step_time()
             if not stopped_by and self.evaluated_at != self.step:  # a signal asks to exit: no evaluation
                 self._evaluate(self.step)
         finally:
@@ -704,6 +706,8 @@ class _Trainer:
         self.evaluated_at = None
         self.evaluation = {}
         self.step_times = collections.deque(maxlen=50)
+        self.timed_steps = []  # this process's step times after steptimes.WARM_UP_STEPS, for the cache
+        self.untimed_steps = steptimes.WARM_UP_STEPS
         self.tty = sys.stderr.isatty()
         if resumed_from is None:
             self._save()  # a good state to roll back to from the very start
@@ -753,6 +757,7 @@ class _Trainer:
         """Progress, scalars, samples, histograms and evaluation after a good step."""
         step, position = self.step, self.position
         self.step_times.append(step_time)
+        self._time_step(step_time)
         frames_per_second = self.frames_per_step / step_time
         bar.set_postfix({**{k: f"{v:.4g}" for k, v in losses.items()},
                          "frames/s": f"{frames_per_second:.1f}", "epoch": position.epoch}, refresh=False)
@@ -770,6 +775,29 @@ class _Trainer:
             self._histograms(step)
         if self.loop.eval_every_steps and step % self.loop.eval_every_steps == 0:
             self._evaluate(step)
+
+    def _time_step(self, step_time):
+        """Keeps step times past the warm-up; after steptimes.RECORD_AFTER of them, logs and caches the median."""
+        if self.untimed_steps > 0:
+            self.untimed_steps -= 1
+            return
+        if len(self.timed_steps) < 1000:
+            self.timed_steps.append(step_time)
+        if len(self.timed_steps) == steptimes.RECORD_AFTER:
+            measured = self._record_step_time()
+            remaining = max(self._total_steps() - self.step, 0)
+            logging.info("measured %.3g s per step here (median of %d); ~%s for the remaining %d steps",
+                         measured.seconds, measured.steps,
+                         datetime.timedelta(seconds=round(remaining * measured.seconds)), remaining)
+
+    def _record_step_time(self):
+        """Caches this run's median step time for the estimates of later runs (videocore.steptimes)."""
+        if not self.timed_steps:
+            return None
+        if not self.is_chief:
+            return steptimes.Measured(statistics.median(self.timed_steps), len(self.timed_steps), "")
+        key = steptimes.workload_key(self.config, self.policy, self.num_replicas)
+        return steptimes.record(key, self.timed_steps)
 
     def _save_or_roll_back(self, batch_position):
         """Checkpoints after a good step, unless the update broke the weights (then rolls back)."""

@@ -244,6 +244,12 @@ def _read_cached(path, policy):
         return None  # absent or damaged: measure again
 
 
+def cached_peak(policy, *, directory=None, info=None):
+    """The peak measure_peak cached for this machine and `policy`, or None: never measures."""
+    info = info or describe()
+    return _read_cached(pathlib.Path(directory or cache_dir()) / f"{cache_key(info, policy)}.json", policy)
+
+
 def measure_peak(policy, repeats=5, *, refresh=False, directory=None, info=None, conv_shape=CONV_SHAPE,
                  matmul_size=MATMUL_SIZE):
     """This machine's peak in `policy`'s compute dtype (a Peak: conv and matmul FLOP/s, the larger is the peak).

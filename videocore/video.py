@@ -387,7 +387,7 @@ class VideoWriter:
     """
 
     def __init__(self, path: PathLike, fps, *, audio_source: Optional[PathLike] = None, audio_start: float = 0.0,
-                 quality: int = 18, preset: str = "medium"):
+                 quality: int = 18, preset: str = "medium", threads: Optional[int] = None):
         self.path = pathlib.Path(path)
         self.fps = fractions.Fraction(fps).limit_denominator(1_000_000) if not isinstance(fps, fractions.Fraction) else fps
         if self.fps <= 0:
@@ -396,6 +396,7 @@ class VideoWriter:
         self.audio_start = float(audio_start)
         self.quality = int(quality)
         self.preset = preset
+        self.threads = threads  # libx264's threads; None: its own choice (1.5 per core, best when encoding alone)
         self.frame_count = 0
         self._container = None
         self._stream = None
@@ -425,6 +426,8 @@ class VideoWriter:
         stream.pix_fmt = "yuv420p"
         stream.codec_context.time_base = fractions.Fraction(1) / self.fps
         stream.options = {"crf": str(self.quality), "preset": self.preset}
+        if self.threads:
+            stream.options = {**stream.options, "threads": str(int(self.threads))}
         self._stream = stream
         # Streams must all exist before the first packet is written (the header goes out then).
         self._audio = _AudioCopier(self.audio_source, self._container) if self.audio_source else None

@@ -202,3 +202,19 @@ def test_run_state_fingerprint_and_resume_point(tmp_path):
     np.testing.assert_array_equal(resumed.previous_raw, raw)
     budget = dreamers.Budget(plan_lib.for_video(config, source, tmp_path / "out.mp4"), resumed.memory_budget)
     assert budget.bytes == 2.0**30  # not re-measured from the memory free now
+
+
+def test_the_estimate_is_measured_after_the_first_run_of_a_workload(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NEURAL_VIDEO_CACHE", str(tmp_path / "cache"))
+    source = video.sample_clip("bigbuckbunny")
+    config = tiny(start=1.0, end=1.4)
+    dream_video_lib.dream_video(config, source, tmp_path / "first.mp4", progress=False)
+    first = [line for line in capsys.readouterr().out.splitlines() if "s/frame" in line]
+    assert len(first) == 1 and "not yet measured here" in first[0]
+    dream_video_lib.dream_video(config, source, tmp_path / "second.mp4", progress=False)
+    second = [line for line in capsys.readouterr().out.splitlines() if "s/frame" in line]
+    # 10 frames, the first (tracing) not counted.
+    assert len(second) == 1 and "(measured here over 9 frames)" in second[0]
+    other = tiny(start=1.0, end=1.4, num_iterations=config.num_iterations + 1)  # another workload
+    dream_video_lib.dream_video(other, source, tmp_path / "third.mp4", progress=False)
+    assert "not yet measured here" in capsys.readouterr().out

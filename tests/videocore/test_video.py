@@ -1,6 +1,7 @@
 """Video probe, reader and writer on real files written with PyAV and the bundled clips."""
 
 import fractions
+import re
 
 import numpy as np
 import pytest
@@ -182,3 +183,17 @@ def test_outputs_get_ordinary_file_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(output.stat().st_mode) == 0o666 & ~mask
+
+
+def test_writer_threads_reach_libx264(tmp_path):
+    # reconstruct encodes with one thread (libx264's pool fights TensorFlow's for the cores); x264 writes
+    # its settings into the stream (an SEI message), so the file itself says how many threads it used.
+    frames = np.random.default_rng(0).integers(0, 256, (6, 240, 320, 3), dtype=np.uint8)  # x264 caps threads by rows
+    settings = {}
+    for threads in (1, 2):
+        path = tmp_path / f"t{threads}.mp4"
+        with video.VideoWriter(path, 10, threads=threads) as writer:
+            writer.write(frames)
+        settings[threads] = re.search(rb" threads=(\d+)", path.read_bytes()).group(1)
+        assert video.probe(path).frame_count == 6
+    assert settings == {1: b"1", 2: b"2"}
