@@ -1,6 +1,6 @@
 """Step time of every method on whatever device this is, with the precision and layer variants it chose.
 
-    python bench/bench_devices.py [--steps=6] [--published_sizes] [--methods=vaegan,latent_dream,...]
+    python bench/bench_devices.py [--steps=6] [--published_sizes] [--methods=vaegan,latent_dream,...] [--refresh_peak]
 
 For the first person with a GPU: run it there and here and compare, method by method. Each training
 method runs the real shared loop (`videocore.loop`, precision "auto": mixed_float16 on a GPU with
@@ -10,6 +10,13 @@ time of one whole frame (octaves x iterations). Small sizes by default (a minute
 CPU); --published_sizes uses the papers' (VAE-GAN batch 12 at 256x144, 32x64x64 clips, 540x360
 DeepDream frames), which take several minutes per method on a CPU. --tiny only checks that
 everything starts.
+
+First the machine line (videocore.machine: CPU, ISA, GPU, TensorFlow, oneDNN, compute dtype, measured peak),
+then one table row per method: its time, and its analytic FLOPs as GFLOP/s and % of that peak, the figure
+that reads alike on any device. FLOPs: vaegan_video.plan.step_flops for the VAE-GAN; DreamNet.flops (the
+convolutions, forward + input gradient) for DeepDream; the latent-dream LSTM and relive's steps have no count
+yet ("—"). No method has a baseline here, so x baseline stays empty (bench_vaegan, bench_relive and
+bench_dream time theirs).
 """
 
 import pathlib
@@ -32,12 +39,14 @@ from deepdream_video import models as deepdream_models  # noqa: E402
 from relive import configs as relive_configs  # noqa: E402
 from relive import train as relive_train  # noqa: E402
 from vaegan_video import configs as vaegan_configs  # noqa: E402
+from vaegan_video import plan as vaegan_plan  # noqa: E402
 from vaegan_video import train as vaegan_train  # noqa: E402
 from vaegan_video.latent_dream import configs as latent_configs  # noqa: E402
 from vaegan_video.latent_dream import latents  # noqa: E402
 from vaegan_video.latent_dream import train as latent_train  # noqa: E402
 from videocore import device  # noqa: E402
 from videocore import loop  # noqa: E402
+from videocore import machine  # noqa: E402
 from videocore import precision  # noqa: E402
 from videocore import summaries  # noqa: E402
 from videocore import video  # noqa: E402
@@ -51,6 +60,7 @@ flags.DEFINE_bool("published_sizes", False, "The papers' sizes instead of small 
 flags.DEFINE_bool("tiny", False, "The smallest sizes and 1 timed step: checks that every method starts.")
 flags.DEFINE_list("methods", list(METHODS), f"Which of {', '.join(METHODS)}.")
 flags.DEFINE_string("precision", "auto", "auto | float32 | mixed_bfloat16 | mixed_float16.")
+flags.DEFINE_bool("refresh_peak", False, "Measure the machine's peak again instead of reading it from the cache.")
 
 
 def _timed_loop(config, steps):
@@ -79,7 +89,8 @@ def vaegan(root, size, steps):
     _timed_loop(config, steps)
     vaegan_train.train_and_evaluate(config, root / "vaegan", progress=False)
     m = config.model
-    return _step_times(root / "vaegan"), f"batch {config.loop.batch_size} at {m.width}x{m.height}"
+    return (_step_times(root / "vaegan"), f"batch {config.loop.batch_size} at {m.width}x{m.height}",
+            vaegan_plan.step_flops(config))
 
 
 def latent_dream(root, size, steps):
@@ -91,7 +102,7 @@ def latent_dream(root, size, steps):
     streams = [latents.LatentSequence(mu=walk, log_var=np.full_like(walk, -2.0), fps=25, source="random walk")]
     loop.train(lambda setup: latent_train.SequenceTask(config, setup, streams, 0.0), config, root / "latent")
     return _step_times(root / "latent"), (f"batch {config.loop.batch_size} x {config.train.window} steps, "
-                                          f"{config.model.units} units, z of {dim}")
+                                          f"{config.model.units} units, z of {dim}"), None
 
 
 def _relive(root, size, steps, model):
@@ -103,7 +114,7 @@ def _relive(root, size, steps, model):
     _timed_loop(config, steps)
     relive_train.train_and_evaluate(config, root / model)
     clip = config.clip
-    return _step_times(root / model), f"batch {config.loop.batch_size} of {clip.num_frames}x{clip.frame_size}^2"
+    return _step_times(root / model), f"batch {config.loop.batch_size} of {clip.num_frames}x{clip.frame_size}^2", None
 
 
 def relive_wgan_gp(root, size, steps):
@@ -130,7 +141,10 @@ def deepdream(root, size, steps):
         dreamed, _ = dreamer.dream(image, shifts, learning_rate=0.01)
         dreamed.numpy()  # wait for the result
         times.append(time.perf_counter() - start)
-    return times[WARM_UP:], f"one {width}x{height} frame, {octaves} octaves x {iterations} steps"
+    # The octave sizes Dreamer.dream uses (its default octave_scale); forward + input gradient per iteration.
+    sizes = dream.octave_sizes(height, width, octaves, 1.4)
+    flops = 2 * iterations * sum(dreamer.net.flops(h, w) for h, w in sizes)
+    return times[WARM_UP:], f"one {width}x{height} frame, {octaves} octaves x {iterations} steps", flops
 
 
 def main(argv):
@@ -141,16 +155,28 @@ def main(argv):
     size = "tiny" if FLAGS.tiny else "published" if FLAGS.published_sizes else "small"
     steps = 1 if FLAGS.tiny else FLAGS.steps
     policy = precision.choose_policy(FLAGS.precision)
+    info = machine.describe()
+    peak = machine.measure_peak(info.policy, info=info, refresh=FLAGS.refresh_peak)
+    print(machine.header_line(info, peak), flush=True)
     choices = device.choices()
     gpus = tf.config.list_physical_devices("GPU")
     print(f"device: {precision.describe_device(policy)}; {len(gpus)} GPU(s)")
     print(f"layer variants ({choices.device}): cuDNN LSTM {choices.cudnn_lstm}, plain 3D convs {choices.plain_conv3d}, "
           f"Keras BatchNorm {choices.keras_batch_norm}, XLA train step {choices.jit_compile}")
-    print(f"{'method':18s} {'dtype':15s} {'median s/step':>13s}  steps  size")
+    rows = []
     with tempfile.TemporaryDirectory() as root:
         for name in FLAGS.methods:
-            times, what = globals()[name](pathlib.Path(root), size, steps)
-            print(f"{name:18s} {policy:15s} {statistics.median(times):13.3f}  {len(times):5d}  {what}", flush=True)
+            with machine.OtherLoad() as load:
+                times, what, flops = globals()[name](pathlib.Path(root), size, steps)
+            median = statistics.median(times)
+            rows.append(machine.row(f"{name}, {what}", median, flops, peak,
+                                    extra=(policy, len(times), f"{load.fraction:.0%}")))
+            print(f"{name}: {[round(t, 3) for t in times]} s/step", flush=True)
+    print(f"\nmedian time per step (DeepDream: per frame) after {WARM_UP} warm-up steps:")
+    print(machine.table_header("dtype", "steps", "others"))
+    print("\n".join(rows))
+    print(f"% of peak: of the {peak.policy} peak on the machine line, whatever dtype a row ran in; others: share "
+          "of the CPUs other processes used meanwhile (0% = quiet machine)")
 
 
 if __name__ == "__main__":

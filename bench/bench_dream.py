@@ -1,17 +1,23 @@
 """DeepDream speed: one 540x360 frame, 4 octaves x 5 iterations, layers mixed3 + mixed5, real weights.
 
-Prints seconds per frame (median), GFLOP/s, and the ratio against a straightforward float32 loop
-built here in the same run: the Keras model cut at the dream layers, one `tf.function` gradient
-step with input_signature [None, None, 3] (as in the TensorFlow DeepDream tutorial), octaves,
-jitter and steps in Python. "ours" is `dream.Dreamer`: the whole frame in one graph traced for
-its size, on `models.DreamNet` (BN folded plus the rewrites its docstring lists; "BN folded
-only" leaves those out). Then the end-to-end frames/s of a whole `flow` run (decode, flow,
-dream, encode) on a bundled clip, the time to the first dreamed frame of a fresh run (weights,
-tracing and encoding included), and the seam figures of a film dreamed in 2 shards (warping
-error of the frame pairs across the seam vs within the shards, and the same pairs of a single
-run). Other jobs on the machine make figures noisy: read medians.
+Prints first the machine line (videocore.machine: CPU, ISA, TensorFlow, oneDNN, compute dtype, measured
+peak), then each variant as a table row: seconds per frame (median), GFLOP/s and % of that peak from the
+convolutions' FLOPs counted from the layer shapes (DreamNet.flops, forward + input gradient, every octave
+and iteration), and the ratio against a straightforward float32 loop built here in the same run: the
+Keras model cut at the dream layers, one `tf.function` gradient step with input_signature [None, None, 3]
+(as in the TensorFlow DeepDream tutorial), octaves, jitter and steps in Python. "ours" is
+`dream.Dreamer`: the whole frame in one graph traced for its size, on `models.DreamNet` (BN folded plus
+the rewrites its docstring lists; "BN folded only" leaves those out). Then the seam figures of a film
+dreamed in 2 shards (warping error of the frame pairs across the seam vs within the shards, and the same
+pairs of a single run), and as rows without a FLOP count ("—": loading, tracing, decoding, optical flow
+and encoding are much of them) the time to the first dreamed frame of a fresh run (weights, tracing and
+encoding included) and the end-to-end frames/s of a whole `flow` run (decode, flow, dream, encode) on a
+bundled clip. Other jobs on the machine make figures noisy: read medians, and the "others" column (the
+share of the CPUs other processes used meanwhile).
+Goal, as a share of the measured peak: ours bfloat16 >= 50 % at 540x360 (the input gradient of a conv is
+a conv of the same FLOPs, so the peak's conv forward + backward is the yardstick).
 
-    python bench/bench_dream.py [--repeats=5] [--skip_video] [--tiny]
+    python bench/bench_dream.py [--repeats=5] [--skip_video] [--tiny] [--refresh_peak]
 """
 import os
 import pathlib
@@ -34,17 +40,20 @@ from deepdream_video import models  # noqa: E402
 from deepdream_video import modes  # noqa: E402
 from deepdream_video import shards  # noqa: E402
 from deepdream_video import video as dream_video_lib  # noqa: E402
+from videocore import machine  # noqa: E402
 from videocore import video  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("repeats", 5, "Timed frames per variant (after one warm-up frame).")
 flags.DEFINE_bool("skip_video", False, "Skip the end-to-end flow-mode run.")
 flags.DEFINE_bool("tiny", False, "Check the benchmark runs: tiny frames, 1 repeat, no timing worth reading.")
+flags.DEFINE_bool("refresh_peak", False, "Measure the machine's peak again instead of reading it from the cache.")
 
 LAYERS = ("mixed3", "mixed5")
 OBJECTIVE = configs.default().objective  # what a run dreams with (l2), in every variant compared
 SIZE = (540, 360)
 NUM_OCTAVES, NUM_ITERATIONS, OCTAVE_SCALE, JITTER, LEARNING_RATE = 4, 5, 1.4, 32, 1.5 / 127.5
+GOAL = 50.0  # % of the measured peak, ours bfloat16 at 540x360
 
 
 class StraightforwardDream:
@@ -134,17 +143,20 @@ def main(argv):
     global SIZE, NUM_OCTAVES
     if FLAGS.tiny:
         SIZE, NUM_OCTAVES, FLAGS.repeats, FLAGS.skip_video = (160, 96), 2, 1, True
+    info = machine.describe()
+    peak = machine.measure_peak(info.policy, info=info, refresh=FLAGS.refresh_peak)
+    print(machine.header_line(info, peak), flush=True)
     clip = video.sample_clip("bigbuckbunny")
-    first_seconds = time_to_first_frame(clip, SIZE if FLAGS.tiny else (384, 216))
+    first_size = (160, 96) if FLAGS.tiny else (384, 216)
+    with machine.OtherLoad() as first_load:
+        first_seconds = time_to_first_frame(clip, first_size)
     frame = list(video.read_frames(clip, start=2.4, end=2.45, size=SIZE))[0]
     image = modes.to_float(frame)
     shifts = dream.jitter_shifts(np.random.default_rng(0), NUM_OCTAVES, NUM_ITERATIONS, JITTER)
     model = models.inception_v3("auto")
     sizes = dream.octave_sizes(SIZE[1], SIZE[0], NUM_OCTAVES, OCTAVE_SCALE)
     net = models.DreamNet(model, LAYERS)
-    gflop = 2 * NUM_ITERATIONS * sum(net.flops(h, w) for h, w in sizes) / 1e9
-    print(f"frame {SIZE[0]}x{SIZE[1]}, octaves {sizes}, {NUM_ITERATIONS} iterations, layers {'+'.join(LAYERS)}")
-    print(f"conv GFLOP per frame (forward + input gradient, counted from the layer shapes): {gflop:.0f}")
+    flops = 2 * NUM_ITERATIONS * sum(net.flops(h, w) for h, w in sizes)
 
     baseline = StraightforwardDream(model)
     dreamers = {dtype: dream.Dreamer(model, LAYERS, objective=OBJECTIVE, compute_dtype=dtype)
@@ -161,18 +173,24 @@ def main(argv):
              "ours float32": ours("float32"),
              "ours bfloat16, BN folded only": ours("bfloat16 fold only"),
              "ours bfloat16": ours("bfloat16")}
-    results = time_interleaved(names, FLAGS.repeats)
+    load_average = os.getloadavg()[0]
+    with machine.OtherLoad() as load:
+        results = time_interleaved(names, FLAGS.repeats)
     cores = os.cpu_count()
-    print(f"\nload average before timing: {os.getloadavg()[0]:.1f} on {cores} cores (other jobs slow every variant)")
-    print(f"{'variant':48s} {'first s':>7s} {'median s':>9s} {'GFLOP/s':>8s} {'speed-up':>8s} {'CPU s':>6s}")
+    print(f"\none frame {SIZE[0]}x{SIZE[1]}, octaves {sizes}, {NUM_ITERATIONS} iterations, layers "
+          f"{'+'.join(LAYERS)}, {flops / 1e9:.0f} GFLOP (convolutions, forward + input gradient, from the layer "
+          f"shapes); median of {FLAGS.repeats}, the variants taking turns (load average before timing "
+          f"{load_average:.1f} on {cores} cores):")
+    print(machine.table_header("first call", "CPU s", "others"))
     base_seconds = results["straightforward float32"][1]
     for name, (first, median, cpu) in results.items():
-        print(f"{name:48s} {first:7.2f} {median:9.3f} {gflop / median:8.0f} {base_seconds / median:7.2f}x {cpu:6.2f}")
-    ours_seconds = results["ours bfloat16"][1]
-    ours_cpu = results["ours bfloat16"][2]
-    print(f"goal <= 0.4 s per frame: {'met' if ours_seconds <= 0.4 else 'NOT met'} ({ours_seconds:.3f} s wall, "
-          f"{ours_cpu / cores:.3f} s if it had all {cores} cores to itself; "
-          f"{base_seconds / ours_seconds:.2f}x the straightforward loop)")
+        label = name + (" (baseline)" if name == "straightforward float32" else "")
+        print(machine.row(label, median, flops, peak, base_seconds,
+                          extra=(f"{first:.2f} s", f"{cpu:.2f}", f"{load.fraction:.0%}")))
+    share = machine.percent_of_peak(results["ours bfloat16"][1], flops, peak)
+    print(f"goal: ours bfloat16 >= {GOAL:.0f} % of the measured peak: {'met' if share >= GOAL else 'NOT met'} "
+          f"({share:.1f} %{', at the --tiny size' if FLAGS.tiny else ''}); % of peak: of the {peak.policy} peak on "
+          "the machine line, whatever dtype a row ran in; others: share of the CPUs other processes used meanwhile")
 
     # Gradient ascent through ReLUs and max pools is chaotic: a change of 1e-3 grey levels in
     # the input moves the dream by about as much as another implementation does. That is the
@@ -193,26 +211,31 @@ def main(argv):
         print(f"ours {dtype}: objective {objective(dreamed):.3f}, mean |difference| from the straightforward "
               f"dream {difference:.2f} grey levels")
 
-    print(f"\ntime to the first frame of a fresh default-preset run at {'160x96' if FLAGS.tiny else '384x216'}: "
-          f"{first_seconds:.1f} s (weights, tracing of every scheduled layer, one frame, encoding)")
     seam, within, single_seam, single_within, frames, first = seam_figures(
         clip, (96, 64) if FLAGS.tiny else (192, 108), 0.48 if FLAGS.tiny else 2.0, 10)
-    print(f"2 shards of a {frames}-frame flow run joined (seam before frame {first}, warm-up 10): warping error "
+    print(f"\n2 shards of a {frames}-frame flow run joined (seam before frame {first}, warm-up 10): warping error "
           f"across the seam {seam:.4f}, within shards {within:.4f}; a single run: {single_seam:.4f} at the "
           f"same pair, {single_within:.4f} elsewhere")
 
+    rows = [machine.row(f"time to the first frame of a fresh default-preset run at {first_size[0]}x{first_size[1]} "
+                        "(weights, tracing of every scheduled layer, one frame, encoding)", first_seconds, None, peak,
+                        extra=("", f"{first_load.fraction:.0%}"))]
     if not FLAGS.skip_video:
         config = configs.flow()
         config.size = "540x304"
         config.warping_error = False
-        with tempfile.TemporaryDirectory() as folder:
+        with tempfile.TemporaryDirectory() as folder, machine.OtherLoad() as load:
             began = time.perf_counter()
             result = dream_video_lib.dream_video(config, clip, pathlib.Path(folder) / "flow.mp4", progress=False)
             wall = time.perf_counter() - began
-        print(f"\nend-to-end flow run, {clip.name} {result.frames} frames at 540x304: {wall:.1f} s wall "
-              f"= {result.frames / wall:.2f} frames/s (model load and tracing included); "
-              f"steady dreaming {result.seconds_per_frame:.3f} s/frame incl. flow")
-
+        rows.append(machine.row(f"end-to-end flow run, {clip.name} {result.frames} frames at 540x304, per frame "
+                                "(model load and tracing included)", wall / result.frames, None, peak,
+                                extra=(f"{result.frames / wall:.2f}", f"{load.fraction:.0%}")))
+        rows.append(machine.row("the same run's steady dreaming per frame, flow included", result.seconds_per_frame,
+                                None, peak, extra=(f"{1 / result.seconds_per_frame:.2f}", f"{load.fraction:.0%}")))
+    print("\nwhole runs (no FLOP count: weights, tracing, decoding, flow and encoding are much of their time):")
+    print(machine.table_header("frames/s", "others"))
+    print("\n".join(rows))
 
 if __name__ == "__main__":
     app.run(main)

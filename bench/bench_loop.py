@@ -1,6 +1,11 @@
 """The training loop's overhead over a bare compiled step, and float32 vs the auto precision policy.
 
-    python bench/bench_loop.py [--steps=5]
+    python bench/bench_loop.py [--steps=5] [--refresh_peak]
+
+First the machine line (videocore.machine: CPU, ISA, TensorFlow, oneDNN, compute dtype, measured peak), then
+each workload as a table row: time, the step's analytic FLOPs (vaegan_video.plan.step_flops) as GFLOP/s and
+% of that peak ("—" for the loop's own work, the checkpoint and the tiny model: no honest count), and the
+ratio against the bare step timed in the same run.
 At the VAE-GAN's full size (dissertation preset: batch 12, 256x144, filters 80-640, real frames
 of bigbuckbunny), medians over --steps steps after a warm-up (tracing) step:
   bare:  the task's train step alone in a tf.function, called on a batch already in memory and
@@ -13,7 +18,8 @@ of bigbuckbunny), medians over --steps steps after a warm-up (tracing) step:
   tiny:  loop vs bare on a tiny model (300 steps), where the loop's fixed per-step cost dominates
          and shows in milliseconds;
   float32: the bare step under float32, against the bare step under the auto policy.
-Goal: loop overhead < 2 %. One checkpoint save is timed too and amortised over the default interval.
+Goal: loop overhead < 2 % of the bare step (x baseline of "loop in all" >= 0.98). One checkpoint save is
+timed too and amortised over the default interval.
 """
 
 import gc
@@ -38,7 +44,9 @@ from vaegan_video import configs  # noqa: E402
 from vaegan_video import train as vaegan_train  # noqa: E402
 from videocore import checkpoint  # noqa: E402
 from videocore import framestore  # noqa: E402
+from vaegan_video import plan  # noqa: E402
 from videocore import loop  # noqa: E402
+from videocore import machine  # noqa: E402
 from videocore import precision  # noqa: E402
 from videocore import video  # noqa: E402
 
@@ -138,39 +146,65 @@ def checkpoint_seconds(task, directory):
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("steps", 5, "Timed steps per measurement (after one warm-up).")
+flags.DEFINE_bool("refresh_peak", False, "Measure the machine's peak again instead of reading it from the cache.")
+
+GOAL_OVERHEAD = 2.0  # %: the loop in all (its compiled step and its own work) over the bare step
 
 
 def main(argv):
     del argv
     args = FLAGS
+    info = machine.describe()
+    peak = machine.measure_peak(info.policy, info=info, refresh=args.refresh_peak)
+    print(machine.header_line(info, peak), flush=True)
     config = configs.dissertation()
     store = framestore.FrameStore.open_or_build(
         video.sample_clip("bigbuckbunny"), size=(config.model.width, config.model.height), aspect="16:9")
     auto = precision.choose_policy("auto")
-    print(f"VAE-GAN, batch {config.loop.batch_size}, {config.model.width}x{config.model.height}, "
-          f"auto policy = {auto}; medians of {args.steps} steps (other jobs on the machine add noise)")
+    flops = plan.step_flops(config)
 
-    with tempfile.TemporaryDirectory() as workdir:
+    with tempfile.TemporaryDirectory() as workdir, machine.OtherLoad() as load:
         tiny_bare, tiny_loop = tiny_fixed_cost(workdir)
-    fixed = tiny_loop - tiny_bare
-    print(f"tiny model:  bare {1e3 * tiny_bare:.2f} ms/step, loop {1e3 * tiny_loop:.2f} ms/step "
-          f"-> the loop's fixed cost is {1e3 * fixed:.2f} ms per step")
+    print("\ntiny model (300 steps, summaries every step): the loop's fixed cost per step is loop - bare")
+    print(machine.table_header("vs bare", "others"))
+    others = f"{load.fraction:.0%}"
+    print(machine.row("tiny bare step (baseline)", tiny_bare, None, peak, tiny_bare, extra=("", others)))
+    print(machine.row("tiny loop step", tiny_loop, None, peak, tiny_bare,
+                      extra=(f"{1e3 * (tiny_loop - tiny_bare):+.2f} ms", others)), flush=True)
 
     with tempfile.TemporaryDirectory() as workdir:
-        looped, bare, own, result = full_size(args.steps, store, workdir)
-        save = checkpoint_seconds(result.task, pathlib.Path(workdir) / "timed")
-    print(f"bare compiled step ({auto}):        {bare:7.3f} s/step")
-    print(f"loop's compiled step ({auto}):      {looped:7.3f} s/step   {100 * (looped / bare - 1):+.2f} %")
-    print(f"loop's own work between steps:     {own:7.3f} s/step   {100 * own / bare:+.2f} %")
-    print(f"loop overhead in all:                          {100 * ((looped + own) / bare - 1):+.2f} %  (goal < 2 %)")
+        with machine.OtherLoad() as load:
+            looped, bare, own, result = full_size(args.steps, store, workdir)
+        with machine.OtherLoad() as save_load:
+            save = checkpoint_seconds(result.task, pathlib.Path(workdir) / "timed")
     every = loop.loop_config().checkpoint_every_steps
-    print(f"checkpoint save:                   {save:7.3f} s        {100 * save / (every * looped):.2f} % "
-          f"amortised over the default {every} steps")
+    others = f"{load.fraction:.0%}"
+    print(f"\nVAE-GAN, batch {config.loop.batch_size}, {config.model.width}x{config.model.height}, auto policy = "
+          f"{auto}, {flops / 1e9:,.0f} GFLOP per step (vaegan_video.plan.step_flops); medians of {args.steps} steps, "
+          "the bare and the loop's steps alternating:")
+    print(machine.table_header("vs bare", "others"))
+    print(machine.row(f"bare compiled step ({auto}, baseline)", bare, flops, peak, bare, extra=("", others)))
+    print(machine.row(f"loop's compiled step ({auto})", looped, flops, peak, bare,
+                      extra=(f"{100 * (looped / bare - 1):+.2f} %", others)))
+    print(machine.row("loop's own work between steps", own, None, peak, extra=(f"{100 * own / bare:+.2f} %", others)))
+    print(machine.row("loop in all (compiled step + own work)", looped + own, flops, peak, bare,
+                      extra=(f"{100 * ((looped + own) / bare - 1):+.2f} %", others)))
+    print(machine.row(f"checkpoint save (amortised over the default {every} steps)", save, None, peak,
+                      extra=(f"{100 * save / (every * looped):.2f} % per step", f"{save_load.fraction:.0%}")))
+    print(f"goal: loop in all < {GOAL_OVERHEAD:.0f} % over the bare step")
     del result
     gc.collect()
     keras.backend.clear_session()
-    float32 = float32_step(args.steps, store)
-    print(f"bare compiled step (float32):      {float32:7.3f} s/step   {auto} is {float32 / bare:.2f}x faster")
+    with machine.OtherLoad() as load:
+        float32 = float32_step(args.steps, store)
+    print(f"\nprecision, bare compiled step, median of {args.steps}; baseline: float32:")
+    print(machine.table_header("others"))
+    print(machine.row("bare compiled step (float32, baseline)", float32, flops, peak, float32,
+                      extra=(f"{load.fraction:.0%}",)))
+    print(machine.row(f"bare compiled step ({auto}, from the table above)", bare, flops, peak, float32,
+                      extra=(others,)))
+    print(f"% of peak: of the {peak.policy} peak on the machine line, whatever dtype a row ran in; others: share "
+          "of the CPUs other processes used meanwhile (0% = quiet machine)")
 
 
 if __name__ == "__main__":

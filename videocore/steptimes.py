@@ -57,7 +57,8 @@ def key_for(fields, info=None):
 
 
 def _plain(block):
-    return block.to_dict() if hasattr(block, "to_dict") else dict(block)
+    """A config block as JSON-able data: a ConfigDict as a dict, anything else (relive's model name) as is."""
+    return block.to_dict() if hasattr(block, "to_dict") else block
 
 
 def lookup(key, directory=None):

@@ -44,3 +44,14 @@ def test_the_loop_logs_and_caches_its_median_step_time(tmp_path, monkeypatch, ca
     # Recorded after RECORD_AFTER steps, then again at the end with every timed step.
     assert measured.steps == steptimes.RECORD_AFTER + 3 and 0 < measured.seconds < 5
     assert len(list((tmp_path / "cache" / "steps").glob("*.json"))) == 1
+
+
+def test_a_model_named_by_a_string_has_a_key_too():
+    # relive's config.model is the model's name ("wgan"), not a block of fields.
+    info = machine.describe()
+    config = tiny_task.tiny_config()
+    config.model = "wgan"
+    other = tiny_task.tiny_config()
+    other.model = "wgan_gp"
+    assert steptimes.workload_key(config, "float32", 1, info=info) != steptimes.workload_key(other, "float32", 1,
+                                                                                              info=info)
