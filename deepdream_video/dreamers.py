@@ -130,15 +130,14 @@ class Budget:
         return tiles
 
     def workload_key(self):
-        """The steptimes key of this run's seconds per frame on this machine: what decides a frame's cost."""
+        """The steptimes key of this run's seconds per frame on this machine: what decides a frame's cost
+        (the network, size, layers, octaves, iterations, mode; not the memory-dependent tiling)."""
         plan = self.plan
-        tiles = self.tiles(dreamer(plan.network, plan.dream_layers, plan.channels))
         return steptimes.key_for({
             "method": "deepdream", "network": dataclasses.asdict(plan.network), "size": list(plan.size),
             "layer_sets": [list(layers) for layers in plan.layer_sets], "channels": list(plan.channels),
             "num_iterations": plan.num_iterations, "num_octaves": plan.num_octaves, "octave_scale": plan.octave_scale,
-            "keyframes": len(plan.keyframes), "mode": plan.mode, "flow_method": plan.flow_method, "tiles": tiles,
-            "graph_per_frame": self.one_graph_per_frame()})
+            "keyframes": len(plan.keyframes), "mode": plan.mode, "flow_method": plan.flow_method})
 
     def describe(self, frames):
         """The memory and time estimate printed before a run of `frames` frames."""

@@ -91,6 +91,7 @@ class FrameLoop:
         next_frame = max(resume.next_frame, plan.dream_from)
         previous_dream, previous_raw = resume.previous_dream, resume.previous_raw
         dream_seconds, dreamed_count = 0.0, 0
+        self.timed_frames = 0  # frames dreamed and timed in this session (its first, traced, one left out)
         index = next_frame - 1
         if not resume.complete:
             with checkpoint.StopSignals() as stop, tqdm.tqdm(
@@ -121,6 +122,7 @@ class FrameLoop:
             if index < plan.first_frame:
                 raise errors.VideoError(plan.video, "no frames in the chosen time range")
             self._save(index + 1, previous_dream, previous_raw, complete=True)
+        self.timed_frames = dreamed_count
         return index + 1 - plan.first_frame, dream_seconds / dreamed_count if dreamed_count else float("nan")
 
 

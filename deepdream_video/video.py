@@ -15,7 +15,6 @@ contiguous ranges for several machines (`shards.merge` joins them).
 """
 import dataclasses
 import fractions
-import math
 import pathlib
 import shutil
 
@@ -76,9 +75,10 @@ def dream_video(config, video, output, *, progress=True):
     if resume.next_frame:
         logging.info("resuming %s at frame %d from %s", plan.video.name, resume.next_frame, workdir.path)
     print(budget.describe(plan.expected_frames()), flush=True)
-    count, seconds_per_frame = frame_loop.FrameLoop(plan, budget, workdir).run(resume, progress)
-    if math.isfinite(seconds_per_frame) and count > 2:  # the next run's estimate (its first frame excluded)
-        steptimes.record_seconds(budget.workload_key(), seconds_per_frame, count - 1)
+    frames = frame_loop.FrameLoop(plan, budget, workdir)
+    count, seconds_per_frame = frames.run(resume, progress)
+    if frames.timed_frames >= 2:  # the next run's estimate
+        steptimes.record_seconds(budget.workload_key(), seconds_per_frame, frames.timed_frames)
     frame_loop.encode(plan, workdir, plan.first_frame + count, progress)
     frame_loop.partial_path(plan.output).unlink(missing_ok=True)  # the whole video replaces the partial one
     if plan.shard is not None:

@@ -784,20 +784,16 @@ class _Trainer:
         if len(self.timed_steps) < 1000:
             self.timed_steps.append(step_time)
         if len(self.timed_steps) == steptimes.RECORD_AFTER:
-            measured = self._record_step_time()
-            remaining = max(self._total_steps() - self.step, 0)
+            self._record_step_time()
+            median, remaining = statistics.median(self.timed_steps), max(self._total_steps() - self.step, 0)
             logging.info("measured %.3g s per step here (median of %d); ~%s for the remaining %d steps",
-                         measured.seconds, measured.steps,
-                         datetime.timedelta(seconds=round(remaining * measured.seconds)), remaining)
+                         median, len(self.timed_steps), datetime.timedelta(seconds=round(remaining * median)),
+                         remaining)
 
     def _record_step_time(self):
         """Caches this run's median step time for the estimates of later runs (videocore.steptimes)."""
-        if not self.timed_steps:
-            return None
-        if not self.is_chief:
-            return steptimes.Measured(statistics.median(self.timed_steps), len(self.timed_steps), "")
-        key = steptimes.workload_key(self.config, self.policy, self.num_replicas)
-        return steptimes.record(key, self.timed_steps)
+        if self.timed_steps and self.is_chief:
+            steptimes.record(steptimes.workload_key(self.config, self.policy, self.num_replicas), self.timed_steps)
 
     def _save_or_roll_back(self, batch_position):
         """Checkpoints after a good step, unless the update broke the weights (then rolls back)."""

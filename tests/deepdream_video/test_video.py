@@ -205,7 +205,7 @@ def test_run_state_fingerprint_and_resume_point(tmp_path):
 
 
 def test_the_estimate_is_measured_after_the_first_run_of_a_workload(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("NEURAL_VIDEO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("NEURAL_VIDEO_STEP_TIMES", str(tmp_path / "step_times"))
     source = video.sample_clip("bigbuckbunny")
     config = tiny(start=1.0, end=1.4)
     dream_video_lib.dream_video(config, source, tmp_path / "first.mp4", progress=False)

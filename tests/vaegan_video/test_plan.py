@@ -43,7 +43,7 @@ def test_describe_gives_the_measured_step_time_split_into_flops_and_overhead(tmp
 
 
 def test_calibrate_times_the_real_loop_once_then_reads_the_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NEURAL_VIDEO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("NEURAL_VIDEO_STEP_TIMES", str(tmp_path / "cache" / "steps"))
     film = synthetic.write_video(tmp_path / "film.mp4", num_frames=12, width=64, height=36)
     config = configs.tiny()
     config.data.videos = (str(film),)
