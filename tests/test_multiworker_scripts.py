@@ -97,7 +97,10 @@ def test_vaegan_train_on_two_workers_ends_with_identical_weights(tmp_path):
                              "--config.loop.num_epochs=0", "--config.loop.num_steps=2",
                              "--config.loop.sample_every_steps=0")
     _assert_same_variables(chief, other, ["encoder", "decoder", "discriminator"])
-    assert "GFLOP per step" in (tmp_path / "worker0.log").read_text()  # the estimate is still printed
+    log = (tmp_path / "worker0.log").read_text()
+    # The plan is still printed; with several workers the step time is not timed before the run (nothing is
+    # cached for two replicas here), so the loop's own line gives it.
+    assert "VAE-GAN 32x32" in log and "no time estimate yet" in log
 
 
 @pytest.mark.slow  # a VAE-GAN trained first, then two workers that encode its latents: ~1.5 min here

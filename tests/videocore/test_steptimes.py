@@ -38,7 +38,7 @@ def test_record_keeps_the_newest_median_and_survives_a_damaged_file(tmp_path):
 def test_the_loop_logs_and_caches_its_median_step_time(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("NEURAL_VIDEO_STEP_TIMES", str(tmp_path / "cache" / "steps"))
     config = tiny_task.tiny_config(num_steps=steptimes.WARM_UP_STEPS + steptimes.RECORD_AFTER + 3)
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger="absl"):  # whatever verbosity an earlier test left
         loop.train(lambda setup: tiny_task.TinyTask(config, setup), config, tmp_path / "work")
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("measured ")]
     assert len(lines) == 1 and lines[0].endswith("for the remaining 3 steps")
