@@ -165,12 +165,13 @@ flags.DEFINE_string("precision", "", "With --presets: this precision instead of 
 flags.DEFINE_bool("refresh_peak", False, "Measure the machine's peak again instead of reading it from the cache.")
 
 GOALS = {"step": 60.0, "reconstruction": 25.0}  # % of the measured peak
+XLA_MODES = {"off": (False,), "on": (True,), "both": (False, True)}  # --xla -> config.loop.jit_compile values
 
 
 def preset_step_times(names, steps, root, peak, xla_modes):
     """Each preset's median step time on its own model, batch and precision (the bundled 720p clip), with
-    its overhead: the step time minus the analytic FLOPs at the measured peak (dispatch, the data pipeline,
-    memory-bound ops, optimizer updates: what a step would still cost on an infinitely fast conv engine)."""
+    its overhead: the step time minus the analytic FLOPs at the measured peak (dispatch, memory-bound ops,
+    optimizer updates, convolutions below the peak; the timed step excludes fetching the batch)."""
     clip = str(video.sample_clip("bigbuckbunny"))
     rows = []
     for name in names:
@@ -212,7 +213,7 @@ def main(argv):
     with tempfile.TemporaryDirectory() as root:
         root = pathlib.Path(root)
         if args.presets:
-            preset_step_times(args.presets, args.steps, root, peak, {"off": (False,), "on": (True,), "both": (False, True)}[args.xla])
+            preset_step_times(args.presets, args.steps, root, peak, XLA_MODES[args.xla])
             return
         config = configs.dissertation()
         config.data.videos = (str(video.sample_clip("bigbuckbunny")),)

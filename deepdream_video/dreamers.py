@@ -19,10 +19,10 @@ from videocore import errors
 from videocore import steptimes
 
 # Rough sustained GFLOP/s of the dream step, for the estimate printed before the first run of a workload
-# on a machine (later runs print the seconds per frame measured here, videocore.steptimes). float32: bench/bench_dream.py on the 2-core development machine
-# (58 GFLOP/s for one frame, 55 in a whole flow run at 540x304; 250 had been assumed and made the
-# estimate ~4x short). The 16-bit figures are not measured (that machine has no bf16 instructions):
-# twice float32, what bf16 kernels give where they exist.
+# on a machine (later runs print the seconds per frame measured here, videocore.steptimes). float32:
+# bench/bench_dream.py on the 2-core development machine (58 GFLOP/s for one frame, 55 in a whole flow run
+# at 540x304; 250 had been assumed and made the estimate ~4x short). The 16-bit figures are not measured
+# (that machine has no bf16 instructions): twice float32, what bf16 kernels give where they exist.
 _ESTIMATED_GFLOPS = {"float32": 55.0, "bfloat16": 110.0, "float16": 110.0}
 # Peak memory of a gradient step is about this many times the forward activations (kept for the
 # backward pass, which makes gradients of the same sizes), plus a fixed part for TF and the traced

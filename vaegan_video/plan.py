@@ -1,7 +1,8 @@
 """What a VAE-GAN run will cost before it starts: frame size, steps per epoch, estimated time per epoch.
 
 The time per step is *measured* on this machine: the training loop caches the median step time of every
-run under its workload (videocore.steptimes: machine, model, loss, batch, precision, replicas), and
+run under its workload (videocore.steptimes: the machine, the config but its run-only blocks, batch,
+precision, XLA, replicas), and
 `calibrate` times a few steps when nothing is cached yet (once per machine and model: ~5 s for `tiny`, ~40 s
 for the published model, most of it tracing). A FLOPs count at one convolution's rate is not an estimate
 at the small presets: on a 2-core EPYC (bf16) the FLOPs at the measured peak are 0.3 % of `tiny`'s 18 ms

@@ -244,10 +244,13 @@ def _read_cached(path, policy):
         return None  # absent or damaged: measure again
 
 
+def _peak_path(directory, info, policy, conv_shape=CONV_SHAPE, matmul_size=MATMUL_SIZE):
+    return pathlib.Path(directory or cache_dir()) / f"{cache_key(info, policy, conv_shape, matmul_size)}.json"
+
+
 def cached_peak(policy, *, directory=None, info=None):
     """The peak measure_peak cached for this machine and `policy`, or None: never measures."""
-    info = info or describe()
-    return _read_cached(pathlib.Path(directory or cache_dir()) / f"{cache_key(info, policy)}.json", policy)
+    return _read_cached(_peak_path(directory, info or describe(), policy), policy)
 
 
 def measure_peak(policy, repeats=5, *, refresh=False, directory=None, info=None, conv_shape=CONV_SHAPE,
@@ -261,7 +264,7 @@ def measure_peak(policy, repeats=5, *, refresh=False, directory=None, info=None,
     measured again on each call and the higher of the two kept, until a quiet measurement replaces it.
     """
     info = info or describe()
-    path = pathlib.Path(directory or cache_dir()) / f"{cache_key(info, policy, conv_shape, matmul_size)}.json"
+    path = _peak_path(directory, info, policy, conv_shape, matmul_size)
     cached = None if refresh else _read_cached(path, policy)
     if cached is not None and not cached.others > BUSY:
         return cached

@@ -66,11 +66,14 @@ def _plain(value):
     return value.to_dict() if hasattr(value, "to_dict") else value
 
 
+def _path(key, directory=None):
+    return pathlib.Path(directory or cache_dir()) / f"{key}.json"
+
+
 def lookup(key, directory=None):
     """The Measured step time cached under `key`, or None (never measured here, or a damaged file)."""
-    path = pathlib.Path(directory or cache_dir()) / f"{key}.json"
     try:
-        stored = json.loads(path.read_text())
+        stored = json.loads(_path(key, directory).read_text())
         return Measured(float(stored["seconds"]), int(stored["steps"]), str(stored["measured_at"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -89,7 +92,7 @@ def record_seconds(key, seconds, steps, directory=None):
     """Caches `seconds` per step (a typical value over `steps` timed steps) under `key`, as `record`."""
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     measured = Measured(float(seconds), int(steps), now)
-    path = pathlib.Path(directory or cache_dir()) / f"{key}.json"
+    path = _path(key, directory)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with files.atomic_path(path) as temp:
