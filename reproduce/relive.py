@@ -1,27 +1,30 @@
-"""Reproduces (Re)Live Photos' GANs on a real clip and writes docs/reproduction/relive.md.
+"""Reproduces (Re)Live Photos' GANs on real human motion and writes docs/reproduction/relive.md.
 
-    python -m reproduce.relive --steps=800                     # a, b, c at the demo preset's size
-    python -m reproduce.relive --steps=1600                    # later: resume and extend the same runs
-    python -m reproduce.relive --steps=800 --variant_steps=a=1200
-    python -m reproduce.relive --evaluate_only                 # re-make the report from the runs
-    python -m reproduce.relive --config=relive/configs.py:seed --steps=100   # the poster's 32x64x64
-    python -m reproduce.relive --config=relive/configs.py:quick --steps=4 --runs=/tmp/r --docs=/tmp/d
+    python -m reproduce.relive --time_sizes                    # quiet step times: which clip size fits 1.5 s
+    python -m reproduce.relive --variants=b --steps=2000       # train (or resume) one variant
+    python -m reproduce.relive --evaluate_only                 # score every run and re-make the report
+    python -m reproduce.relive --config=relive/configs.py:quick --size=8x16x16 --steps=4 --runs=/tmp/r --docs=/tmp/d
 
-Variants, each trained on the first 80 % of every video's frames (the last 20 % are held out):
+Footage (reproduce/footage.py), split by whole clip: the 11 training ASL clips train, the 4 validation
+ASL clips are what the runs are watched on (FID every --eval_every steps), and every figure of the
+report is measured on --clips windows evenly spread over the validation clips and walk.mkv, none
+ever trained on. Variants, at the papers' settings:
   a  WGAN with weight clipping (the seed: critic with batch norm, RMSProp 5e-5, c = 0.01);
-  b  WGAN-GP (the gradient penalty, lambda 10, no critic batch norm, Adam);
+  b  WGAN-GP (lambda 10, no critic batch norm, Adam 1e-4, beta (0, 0.9));
   c  conditional WGAN-GP given the middle frame (the poster's architecture).
-Sizes and learning rates come from --config (default the `demo` preset; --config.x=y overrides).
+Sizes: the seed's networks with every width times --multiplier, at clips of --size; a clip smaller than
+the seed's 32x64x64 has fewer stride-2 layers (the finest-scale one of each network is left out).
 Workdirs live in runs/reproduce_relive/<variant> (git-ignored): a later run resumes them up to the
 new step count. Each variant's evaluation is cached beside its run (reproduction.json) and redone
 only when the checkpoint changed. Figures (PNG or JPEG < 150 KB) go to docs/reproduction/relive/.
 Hand-written text between the report's HAND_WRITTEN markers survives a rewrite; the predictor
-table of docs/reproduction/relive_predictor_table.md (reproduce/relive_predictor.py) is copied in when
-that file exists. The FID and next-frame checks bench/eval_relive.py used to make are these and that.
+table of docs/reproduction/relive_predictor_table.md (reproduce/relive_predictor.py) is copied in.
 """
 
 import json
+import math
 import pathlib
+import tempfile
 import time
 
 import numpy as np
@@ -29,6 +32,7 @@ from absl import flags
 
 from videocore import cli  # (importing it quietens TensorFlow's C++ start-up lines)
 
+from reproduce import footage
 from reproduce import report as reports
 
 VARIANTS = {
@@ -37,22 +41,33 @@ VARIANTS = {
     "c": ("conditional WGAN-GP, middle frame", {"model": "conditional", "critic.penalty": "gradient",
                                                 "clip.condition_frame": "middle"}),
 }
+SIZES = ("16x32x32", "32x32x32", "16x64x64", "32x64x64")  # --time_sizes: frames x height x width
 RESULTS_FILE = "reproduction.json"
 REFERENCE_FILE = "reference.npz"
+TIMES_FILE = "step_times.json"
+COMMAND_FILE = "command.txt"  # in a variant's run: the command that trained it last
 NOTES_HEADING = "## What this shows and what it does not"
 NOISE_SEED = 7  # of the noise behind every evaluated clip (the sample grids use config.sample.seed)
+DRAWS = 5  # noise draws per photo for the conditional model's best-of-5
 
 FLAGS = flags.FLAGS
 reports.define_run_flags("relive")
-cli.config_flag("relive/configs.py:demo", "Sizes and optimizers; the variants set model, penalty and condition frame.")
-flags.DEFINE_string("video", str(reports.SHARED_DATA / "one-by-one-person-detection.mp4"),
-                    "The footage to train on (any relive data.source).")
-flags.DEFINE_integer("steps", 800, "Generator steps per variant (each with critic.steps critic updates).")
+cli.config_flag("relive/configs.py:seed", "Optimizers, kernel sizes and the widths --multiplier scales.")
+flags.DEFINE_list("train", footage.train_clips(with_room=False), "Training videos (default: the 11 ASL "
+                  "training clips).")
+flags.DEFINE_list("validation", footage.validation_clips(), "Validation videos, held out whole (default: 4 ASL clips).")
+flags.DEFINE_list("test", footage.test_clips(), "Test videos, held out whole (default: walk.mkv).")
+flags.DEFINE_string("size", "16x32x32", "Clip frames x height x width (the seed's is 32x64x64).")
+flags.DEFINE_float("multiplier", 0.125, "Every width of the seed's networks times this.")
+flags.DEFINE_integer("steps", 2000, "Generator steps per variant (each with critic.steps critic updates).")
 flags.DEFINE_list("variant_steps", [], "Per-variant step counts overriding --steps, e.g. a=1200,c=600.")
 flags.DEFINE_list("variants", ["a", "b", "c"], "Which variants: a (clip), b (GP), c (conditional GP).")
-flags.DEFINE_float("holdout", 0.2, "Fraction at the end of every video never trained on.")
-flags.DEFINE_string("predictor_workdir", "", "A trained relive predictor run: its roll-out of the photo is "
-                    "added to the report.")
+flags.DEFINE_integer("eval_every", 250, "Validation FID (and the Wasserstein estimate beside it) every this many steps.")
+flags.DEFINE_integer("eval_frames", 256, "Validation frames (and as many generated) of that FID.")
+flags.DEFINE_integer("clips", 32, "Held-out windows (and generated clips) every report figure is measured on.")
+flags.DEFINE_bool("train_only", False, "Train (or resume) the variants and stop; --evaluate_only scores them.")
+flags.DEFINE_bool("time_sizes", False, "Time a few generator steps of every variant at each of SIZES (run it "
+                  "on a quiet machine), save them in --runs and stop.")
 
 
 def variant_steps():
@@ -68,23 +83,110 @@ def variant_steps():
     return steps
 
 
+def parse_size(size):
+    """"16x32x32" -> (16, 32); ConfigError unless frames x side x side."""
+    from videocore import errors
+
+    parts = size.split("x")
+    if len(parts) != 3 or not all(part.isdigit() for part in parts) or parts[1] != parts[2]:
+        raise errors.ConfigError(f"--size={size!r} is not <frames>x<side>x<side>, e.g. 16x32x32")
+    return int(parts[0]), int(parts[1])
+
+
+def scaled(config, size, multiplier):
+    """`config` (the seed's networks) at clips of `size` with every width times `multiplier`.
+
+    The seed doubles a 2x4x4 code four times to 32x64x64; a 32x32 clip has one doubling less, so each
+    network loses its finest-scale layer (the generator's last, the critic's and encoder's first) and
+    keeps the coarse widths; the code has frames / 2**doublings frames.
+    """
+    from relive import configs
+    from videocore import errors
+
+    frames, side = parse_size(size)
+    seed = configs.seed()
+    doublings = round(math.log2(side / seed.generator.latent_shape[1]))
+    latent_frames = frames / 2 ** doublings
+    if 2 ** doublings * seed.generator.latent_shape[1] != side or latent_frames != int(latent_frames) or \
+            not 2 <= doublings <= len(seed.critic.filters):
+        raise errors.ConfigError(f"--size={size}: the side must be 4 x 2**n (n 2..4) and the frames a multiple of "
+                                 f"2**n")
+    dropped = len(seed.critic.filters) - doublings
+
+    def widths(values):
+        return tuple(max(1, round(value * multiplier)) for value in values)
+
+    config.clip.num_frames, config.clip.frame_size = frames, side
+    config.generator.latent_shape = (int(latent_frames),) + tuple(seed.generator.latent_shape[1:3]) + \
+        widths(seed.generator.latent_shape[3:])
+    config.generator.filters = widths(seed.generator.filters)[:doublings - 1]
+    config.critic.filters = widths(seed.critic.filters)[dropped:]
+    config.encoder.filters = widths(seed.encoder.filters)[dropped:]
+    config.encoder.noise_channels = widths([seed.encoder.noise_channels])[0]
+    return config
+
+
 def variant_config(key, steps):
-    """--config with the variant's model, penalty and condition frame, the footage and the budget."""
-    config = reports.apply_overrides(FLAGS.config.copy_and_resolve_references(), VARIANTS[key][1])
-    config.data.source = FLAGS.video
-    config.data.holdout_fraction = FLAGS.holdout
+    """--config scaled by --size and --multiplier, with the variant's model, penalty and condition frame, the
+    footage split and the budget."""
+    config = scaled(FLAGS.config.copy_and_resolve_references(), FLAGS.size, FLAGS.multiplier)
+    config = reports.apply_overrides(config, VARIANTS[key][1])
+    config.data.source = ",".join(FLAGS.train)
+    config.data.validation_source = ",".join(FLAGS.validation)
+    config.data.holdout_fraction = 0.0
     config.data.cache_dir = FLAGS.cache_dir
-    config.eval.fid_frames, config.eval.clips = 0, 0  # evaluated here, once, on every held-out clip
+    config.clip.fps = 15  # of the written samples: half the footage's 30 fps
+    config.eval.fid_frames, config.eval.clips = FLAGS.eval_frames, 0
     config.loop.num_epochs, config.loop.num_steps = 0, steps
+    config.loop.eval_every_steps = FLAGS.eval_every
+    config.loop.eval_at_start = True  # the untrained generator's FID is the curve's first point
     # Checkpoints often enough that a stopped run loses little; samples four times per run.
-    config.loop.checkpoint_every_steps = min(200, steps)
+    config.loop.checkpoint_every_steps = min(100, steps)
     config.loop.sample_every_steps = max(1, steps // 4)
     config.loop.histogram_every_steps = 0
     return config
 
 
+def run_folder():
+    """--runs/<size>_x<multiplier>: runs of another size or width never mix."""
+    return pathlib.Path(FLAGS.runs) / f"{FLAGS.size}_x{FLAGS.multiplier:g}"
+
+
 def size_of(config):
     return f"{config.clip.num_frames}x{config.clip.frame_size}x{config.clip.frame_size}"
+
+
+def time_sizes(timed=4):
+    """{size: {variant: median s per generator step}} of `timed` steps after the traced one, at --multiplier,
+    saved to --runs/step_times.json (with the machine line) and printed."""
+    import dataclasses
+
+    from relive import train
+    from videocore import machine
+    from videocore import summaries
+
+    results = {}
+    for size in SIZES:
+        results[size] = {}
+        for key in VARIANTS:
+            config = variant_config(key, timed + 1)
+            config = scaled(config, size, FLAGS.multiplier)
+            config.eval.fid_frames, config.loop.eval_every_steps, config.loop.eval_at_start = 0, 0, False
+            config.loop.log_every_steps, config.loop.sample_every_steps = 1, 0
+            with tempfile.TemporaryDirectory(prefix="relive_sizes_") as workdir:
+                train.train_and_evaluate(config, workdir)
+                events = summaries.read_back(pathlib.Path(workdir) / "tensorboard", "perf/step_time_s")
+            seconds = float(np.median([float(value) for _, _, value in events][1:]))
+            results[size][key] = seconds
+            print(f"{size} ({key}) {VARIANTS[key][0]}: {seconds:.3f} s per generator step", flush=True)
+    saved = {"multiplier": FLAGS.multiplier, "batch": int(FLAGS.config.loop.batch_size),
+             "machine": dataclasses.asdict(machine.describe()), "seconds": results}
+    path = pathlib.Path(FLAGS.runs) / TIMES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(path.read_text()) if path.is_file() else {}
+    previous[f"{FLAGS.multiplier:g}"] = saved
+    path.write_text(json.dumps(previous, indent=2))
+    return results
 
 
 # ----------------------------------------------------------------------------- figures
@@ -98,59 +200,88 @@ def strip_figure(clips, columns=8, scale=2):
     return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
 
 
+CURVE_COLOURS = {"fid": (200, 40, 40), "wasserstein": (30, 90, 200)}
+
+
+def curves_figure(curves, width=300, height=160, margin=28):
+    """One panel per variant: validation FID (red) and the critic's Wasserstein estimate (blue) against the
+    step, each scaled to its own range (the panel names the ranges). curves: {key: [(step, fid, w)]}."""
+    from PIL import Image, ImageDraw
+
+    panels = []
+    for key, points in curves.items():
+        image = Image.new("RGB", (width, height), "white")
+        draw = ImageDraw.Draw(image)
+        steps = np.array([point[0] for point in points], np.float64)
+        left, right, top, bottom = margin, width - 8, 22, height - margin
+        draw.rectangle([left, top, right, bottom], outline=(160, 160, 160))
+        span = max(steps.max() - steps.min(), 1.0)
+        labels = []
+        for column, name in ((1, "fid"), (2, "wasserstein")):
+            values = np.array([point[column] for point in points], np.float64)
+            if not np.isfinite(values).any():
+                continue
+            low, high = np.nanmin(values), np.nanmax(values)
+            scale = max(high - low, 1e-12)
+            xy = [(left + (step - steps.min()) / span * (right - left), bottom - (value - low) / scale * (bottom - top))
+                  for step, value in zip(steps, values) if np.isfinite(value)]
+            draw.line(xy, fill=CURVE_COLOURS[name], width=2)
+            for x, y in xy:
+                draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=CURVE_COLOURS[name])
+            labels.append((name, low, high))
+        draw.text((left, 4), f"({key}) " + "  ".join(f"{'FID' if name == 'fid' else 'W'} {low:.3g}-{high:.3g}"
+                                                     for name, low, high in labels), fill=(0, 0, 0))
+        draw.text((left, bottom + 6), f"step {steps.min():.0f}", fill=(0, 0, 0))
+        draw.text((right - 60, bottom + 6), f"{steps.max():.0f}", fill=(0, 0, 0))
+        panels.append(np.asarray(image))
+    return np.concatenate(panels, axis=1)
+
+
 # ----------------------------------------------------------------------------- measurements
-
-
-def wasserstein_by_quarter(workdir):
-    """[(last step, mean)] of the critic's logged Wasserstein estimate over each quarter of the run (noisy
-    per step, so averaged); [] when none was logged."""
-    from videocore import summaries
-
-    try:
-        values = summaries.read_back(pathlib.Path(workdir) / "tensorboard", tag="losses/wasserstein_distance")
-    except KeyError:
-        return []
-    quarters = np.array_split(np.array([(step, float(value)) for step, _, value in values]), 4)
-    return [(int(part[-1, 0]), float(part[:, 1].mean())) for part in quarters if len(part)]
 
 
 def frames_of(clips):
     """(N, T, H, W, 3) float in [-1, 1] -> (N*T, H, W, 3) uint8."""
-    from videocore import data
+    from relive import evaluate
 
-    return data.to_uint8_numpy(clips).reshape((-1,) + clips.shape[2:])
+    return evaluate.frames_of(clips)
+
+
+def held_out_config(config):
+    """`config` reading the validation clips and the test clip as its (training-free) source."""
+    held = config.copy_and_resolve_references()
+    held.data.source = ",".join(FLAGS.validation + FLAGS.test)
+    held.data.validation_source = ""
+    return held
 
 
 def reference(config):
-    """What every variant is compared with, computed once per footage, hold-out and clip size (cached in
-    --runs): held-out clips in order, their Inception features, as many random training frames' features,
-    and the real clips' motion."""
+    """What every variant is compared with, computed once per clip size (cached in the run folder): --clips
+    windows evenly spread over the held-out videos (validation + test), as many over the training videos,
+    their Inception features and motion."""
     from relive import evaluate
     from relive import inputs
     from videocore import metrics
 
-    train_stores, held_out = inputs.frame_stores(config, progress=False)
-    clips = inputs.held_out_clips(config, held_out, 10**6)  # (N, T, H, W, 3), non-overlapping, in order
-    key = {"video": FLAGS.video, "holdout": FLAGS.holdout, "size": size_of(config), "aspect": config.data.aspect,
-           "stride": config.data.stride}
-    path = pathlib.Path(FLAGS.runs) / REFERENCE_FILE
+    key = {"size": size_of(config), "clips": FLAGS.clips, "aspect": config.data.aspect, "stride": config.data.stride,
+           "train": footage.names(FLAGS.train), "held": footage.names(FLAGS.validation + FLAGS.test)}
+    train_stores, _ = inputs.frame_stores(config, progress=False)
+    held_stores, _ = inputs.frame_stores(held_out_config(config), progress=False)
+    clips = inputs.first_clips(config, held_stores, FLAGS.clips)
+    path = run_folder() / REFERENCE_FILE
     if path.is_file():
         saved = np.load(path, allow_pickle=False)
         if json.loads(str(saved["key"])) == key:
             return {name: saved[name] for name in saved.files if name != "key"} | {"clips": clips}
-    held_frames = frames_of(clips)
-    # As many training frames as held-out frames (FID is biased by the count: keep it equal everywhere).
-    every_train_frame = np.concatenate([np.asarray(store.frames) for store in train_stores])
-    picks = np.random.default_rng(2).choice(len(every_train_frame), size=len(held_frames), replace=False)
-    train_clips = inputs.first_clips(config, train_stores, len(clips))  # evenly spread over the training span
+    train_clips = inputs.first_clips(config, train_stores, FLAGS.clips)
     values = {
-        "held_features": metrics.inception_features(held_frames),
-        "train_features": metrics.inception_features(every_train_frame[picks]),
-        "held_change": evaluate.frame_change(clips), "held_spread": np.float64(evaluate.clip_spread(clips)),
-        "train_change": evaluate.frame_change(train_clips),
-        "train_spread": np.float64(evaluate.clip_spread(train_clips)),
-        # Where the held-out span starts in each video: the photo's frame number in the footage.
-        "held_start": np.array([len(store) for store in train_stores]),
+        "held_features": metrics.inception_features(frames_of(clips)),
+        "train_features": metrics.inception_features(frames_of(train_clips)),
+        "held_change": evaluate.frame_change(clips), "train_change": evaluate.frame_change(train_clips),
+        "held_diversity": np.float64(evaluate.temporal_mean_diversity(clips)),
+        "train_diversity": np.float64(evaluate.temporal_mean_diversity(train_clips)),
+        "held_frames": np.array([len(store) for store in held_stores]),
+        "train_frames": np.array([len(store) for store in train_stores]),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name("reference.tmp.npz")
@@ -159,28 +290,83 @@ def reference(config):
     return values | {"clips": clips}
 
 
-def pooled_psnr(generated, real):
-    """PSNR (dB, peak 255) of the mean squared error over all frames of uint8 arrays of equal shape."""
-    mse = np.mean((generated.astype(np.float64) - real.astype(np.float64)) ** 2)
+def psnr_of_mse(mse):
     return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
 
 
-def clip_figures(clips, prefix):
-    from relive import evaluate
+def clip_mse(generated, real):
+    """Per-clip mean squared error (N,) of uint8 clips of equal shape."""
+    difference = generated.astype(np.float64) - real.astype(np.float64)
+    return (difference ** 2).reshape(len(difference), -1).mean(axis=1)
 
+
+def pooled_psnr(per_clip_mse):
+    """PSNR of the squared error pooled over clips, with its 95 % bootstrap interval over clips."""
+    statistic = lambda mse: psnr_of_mse(np.mean(mse))  # noqa: E731
+    return statistic(per_clip_mse), reports.bootstrap_interval(per_clip_mse, statistic)
+
+
+def fid_with_interval(features, real_features, frames_per_clip, resamples=200):
+    """FID of generated frames' features against the real ones, and its 95 % bootstrap interval over the
+    generated clips (whole clips resampled; the real set held fixed)."""
+    from videocore import metrics
+
+    clips = features.reshape(-1, frames_per_clip, features.shape[-1])
+    statistic = lambda picked: metrics.frechet_distance_of_features(  # noqa: E731
+        picked.reshape(-1, features.shape[-1]), real_features)
+    return statistic(clips), reports.bootstrap_interval(clips, statistic, resamples=resamples)
+
+
+def clip_figures(clips, ref, prefix):
+    """FID (with interval), frame change (mean over clips, interval) and diversity of generated clips."""
+    from relive import evaluate
+    from videocore import metrics
+
+    features = metrics.inception_features(frames_of(clips))
+    fid, fid_interval = fid_with_interval(features, ref["held_features"], clips.shape[1])
     change = evaluate.frame_change(clips)
-    return {f"{prefix}change": float(change.mean()), f"{prefix}change_std": float(change.std()),
-            f"{prefix}spread": evaluate.clip_spread(clips)}
+    return {f"{prefix}fid": fid, f"{prefix}fid_interval": fid_interval, f"{prefix}change": float(change.mean()),
+            f"{prefix}change_interval": reports.bootstrap_interval(change),
+            f"{prefix}diversity": evaluate.temporal_mean_diversity(clips)}
+
+
+def training_curves(workdir, window):
+    """[(step, validation FID, mean Wasserstein estimate over the `window` steps up to it)] from the run's
+    TensorBoard events (the estimate is nan at step 0, before any was logged)."""
+    from videocore import summaries
+
+    tensorboard = pathlib.Path(workdir) / "tensorboard"
+    fids = [(int(step), float(value)) for step, _, value in summaries.read_back(tensorboard, tag="eval/fid")]
+    try:
+        estimates = np.array([(step, float(value)) for step, _, value in
+                              summaries.read_back(tensorboard, tag="losses/wasserstein_distance")])
+    except KeyError:
+        estimates = np.zeros((0, 2))
+    points = {}
+    for step, fid in fids:  # a resumed run may have evaluated a step twice: the later one wins
+        near = estimates[(estimates[:, 0] > step - window) & (estimates[:, 0] <= step)] if len(estimates) else []
+        points[step] = (step, fid, float(np.mean(near[:, 1])) if len(near) else float("nan"))
+    return [points[step] for step in sorted(points)]
+
+
+def correlations(curve):
+    """(Pearson, Spearman) correlation of the Wasserstein estimate with validation FID over the evaluated
+    steps where both exist (None, None with fewer than 3)."""
+    points = np.array([(fid, estimate) for _, fid, estimate in curve if np.isfinite(estimate)])
+    if len(points) < 3:
+        return None, None
+    ranks = points.argsort(axis=0).argsort(axis=0).astype(np.float64)
+    return float(np.corrcoef(points.T)[0, 1]), float(np.corrcoef(ranks.T)[0, 1])
 
 
 def evaluate_variant(key, config, workdir, ref, figures):
-    """FID, motion and spread of the newest checkpoint's clips and of an untrained generator; figures."""
+    """FID, motion and diversity of the newest checkpoint's clips and of an untrained generator; for the
+    conditional model PSNR against the real clips, the still photo and best-of-5; the curves; figures."""
     import keras
 
     from relive import models
     from relive import sample
     from videocore import data
-    from videocore import metrics
 
     config = sample.run_config(config, workdir)
     conditional = config.model == "conditional"
@@ -190,146 +376,62 @@ def evaluate_variant(key, config, workdir, ref, figures):
     generator = sample.load_networks(config, workdir)["generator"]
     keras.utils.set_random_seed(config.loop.seed)  # the same untrained weights at every evaluation
     untrained = sample.NETWORKS[config.model]["generator"](config)
+    curve = training_curves(workdir, FLAGS.eval_every // 2)
+    pearson, spearman = correlations(curve)
     results = {"frames": int(len(real) * config.clip.num_frames), "step_time": reports.step_time(workdir),
-               "wasserstein": wasserstein_by_quarter(workdir)}
-    for prefix, network in (("", generator), ("untrained_", untrained)):
-        clips = sample.generate(network, noise, photos)
-        features = metrics.inception_features(frames_of(clips))
-        results[f"{prefix}fid"] = metrics.frechet_distance_of_features(features, ref["held_features"])
-        results.update(clip_figures(clips, prefix))
-        if prefix == "":
-            generated = clips
+               "curve": curve, "pearson": pearson, "spearman": spearman}
+    generated = sample.generate(generator, noise, photos)
+    results.update(clip_figures(generated, ref, ""))
+    results.update(clip_figures(sample.generate(untrained, noise, photos), ref, "untrained_"))
     if conditional:
         index = models.condition_index(config.clip.condition_frame, config.clip.num_frames)
         others = [t for t in range(config.clip.num_frames) if t != index]  # the frames a model has to make up
         truth = data.to_uint8_numpy(real[:, others])
-        still = data.to_uint8_numpy(photos)
-        results["psnr"] = pooled_psnr(data.to_uint8_numpy(generated[:, others]), truth)
-        results["still_psnr"] = pooled_psnr(np.broadcast_to(still[:, None], truth.shape), truth)
-        # The still photo repeated: its frames' features are the photo's, once per frame of the clip.
-        still_features = np.repeat(metrics.inception_features(still), config.clip.num_frames, axis=0)
-        results["still_fid"] = metrics.frechet_distance_of_features(still_features, ref["held_features"])
-    results["figures"] = write_figures(key, config, workdir, generator, ref, figures)
+        still = np.broadcast_to(data.to_uint8_numpy(photos)[:, None], truth.shape)
+        draws = [generated] + [sample.generate(generator, sample.fixed_noise(config, len(real), seed=NOISE_SEED + draw),
+                                               photos) for draw in range(1, DRAWS)]
+        errors = np.stack([clip_mse(data.to_uint8_numpy(clips[:, others]), truth) for clips in draws])  # (5, N)
+        results["psnr"], results["psnr_interval"] = pooled_psnr(errors[0])
+        results["still_psnr"], results["still_psnr_interval"] = pooled_psnr(clip_mse(still, truth))
+        results["best_psnr"], results["best_psnr_interval"] = pooled_psnr(errors.min(axis=0))
+        # How much the noise changes a clip: the RMS difference (levels) between two draws for the same photo.
+        levels = np.stack([data.to_uint8_numpy(clips).astype(np.float64) for clips in draws[:2]])
+        results["draw_difference"] = float(np.sqrt(((levels[0] - levels[1]) ** 2).mean()))
+        untrained_clips = sample.generate(untrained, noise, photos)
+        results["untrained_psnr"], results["untrained_psnr_interval"] = pooled_psnr(
+            clip_mse(data.to_uint8_numpy(untrained_clips[:, others]), truth))
+    results["figures"] = write_figures(key, config, generator, ref, figures)
     return results
 
 
-def write_figures(key, config, workdir, generator, ref, figures):
-    """The variant's sample grid (and for the conditional model, real | generated pairs and the photo strip)."""
+def write_figures(key, config, generator, ref, figures):
+    """The variant's sample strip: 8 clips from the run's own sample noise; for the conditional model
+    real | generated pairs around 4 held-out photos."""
     from relive import models
     from relive import sample
 
     real = ref["clips"]
-    names = {}
     if config.model != "conditional":
-        clips = sample.generate(generator, sample.fixed_noise(config, 8))  # the training's own sample noise
-        names["samples"] = reports.save_figure(figures / f"{key}_samples", strip_figure(clips))
-        return {label: path.name for label, path in names.items()}
+        clips = sample.generate(generator, sample.fixed_noise(config, 8))
+        return {"samples": reports.save_figure(figures / f"{key}_samples", strip_figure(clips)).name}
     picks = np.linspace(0, len(real) - 1, 4).round().astype(int)
     photos = models.condition_frame(real[picks], config.clip.condition_frame)
     generated = sample.generate(generator, sample.fixed_noise(config, len(picks)), photos)
     pairs = np.stack([real[picks], generated], axis=1).reshape((-1,) + real.shape[1:])
-    names["samples"] = reports.save_figure(figures / f"{key}_samples", strip_figure(pairs))
-    photo, source = photo_strip(key, config, generator, ref, figures)
-    if photo is not None:
-        names["photo"] = photo
-    return {label: path.name for label, path in names.items()} | ({"photo_source": source} if source else {})
-
-
-def choose_photo(config, ref):
-    """(held-out clip index, frame number in the footage) of the conditioning frame of the held-out clip
-    that moves most, and that frame saved at the footage's own resolution as a JPEG in --runs."""
-    from PIL import Image
-
-    from relive import inputs
-    from relive import models
-    from videocore import data
-    from videocore import files
-    from videocore import video
-
-    if len(inputs.source_paths(config.data.source)) != 1:
-        return None  # a folder of videos: which video a clip came from is not tracked here
-    clip = int(np.argmax(ref["held_change"]))
-    # Held-out clips are the sliding windows of inputs.held_out_clips: one span apart, from the cut.
-    span = data.clip_span(config.clip.num_frames, config.data.stride)
-    frame = (int(ref["held_start"][0]) + clip * span
-             + models.condition_index(config.clip.condition_frame, config.clip.num_frames) * config.data.stride)
-    path = pathlib.Path(FLAGS.runs) / f"photo_frame{frame:05d}.jpg"
-    if not path.is_file():
-        source = inputs.source_paths(config.data.source)[0]
-        image = next((image for index, image in enumerate(video.read_frames(source)) if index == frame), None)
-        if image is None:
-            return None
-        with files.atomic_path(path) as temp:
-            Image.fromarray(image).save(temp, format="JPEG", quality=95)
-    return clip, frame, path
-
-
-def photo_strip(key, config, generator, ref, figures):
-    """Rows: the real held-out clip around the photo, the still photo, three clips generated around it
-    (the photo read back from its JPEG as `run_scripts/relive_photo` reads one)."""
-    from relive import sample
-
-    chosen = choose_photo(config, ref)
-    if chosen is None:
-        return None, None
-    clip, frame, path = chosen
-    photo = sample.load_photo(path, config.clip.frame_size)
-    photos = np.repeat(photo[None], 3, axis=0)
-    generated = sample.generate(generator, sample.fixed_noise(config, 3, seed=NOISE_SEED + 1), photos)
-    still = np.repeat(photo[None, None], config.clip.num_frames, axis=1)
-    rows = np.concatenate([ref["clips"][clip:clip + 1], still, generated])
-    written = reports.save_figure(figures / f"{key}_photo", strip_figure(rows))
-    return written, f"frame {frame} ({frame / video_fps():.1f} s), `{path.name}`"
-
-
-def video_fps():
-    from relive import inputs
-    from videocore import video
-
-    return float(video.probe(inputs.source_paths(FLAGS.video)[0]).fps)
-
-
-def predictor_strip(config, figures):
-    """The photo followed by the predictor's roll-out (from --predictor_workdir), or None."""
-    import tensorflow as tf
-
-    from relive import sample
-
-    workdir = pathlib.Path(FLAGS.predictor_workdir) if FLAGS.predictor_workdir else None
-    if workdir is None or not (workdir / "checkpoints").is_dir():
-        return None
-    photo_path = next(iter(sorted(pathlib.Path(FLAGS.runs).glob("photo_frame*.jpg"))), None)
-    if photo_path is None:
-        return None
-    run = sample.run_config(config, workdir)
-    photo = sample.load_photo(photo_path, run.clip.frame_size)
-    predictor = sample.load_networks(run, workdir, "predictor")["predictor"]
-    rolled = tf.cast(predictor.rollout(tf.constant(photo[None]), run.sample.rollout_frames), tf.float32).numpy()
-    clip = np.concatenate([photo[None, None], rolled], axis=1)
-    still = np.repeat(photo[None, None], clip.shape[1], axis=1)
-    path = reports.save_figure(figures / "predictor_photo", strip_figure(np.concatenate([still, clip])))
-    shown = workdir.resolve().relative_to(reports.REPO) if workdir.resolve().is_relative_to(reports.REPO) else workdir
-    return {"figure": path.name, "workdir": str(shown), "step": reports.trained_steps(workdir), "photo": photo_path.name,
-            "size": f"{run.clip.frame_size}x{run.clip.frame_size}", "rollout": int(run.sample.rollout_frames)}
+    return {"samples": reports.save_figure(figures / f"{key}_samples", strip_figure(pairs)).name}
 
 
 # ----------------------------------------------------------------------------- cache
 
 
 def identity(trained):
-    """What a variant's cached evaluation depends on besides its run: the checkpoint, the footage, the split."""
-    return {"step": trained, "video": FLAGS.video, "holdout": FLAGS.holdout}
+    """What a variant's cached evaluation depends on besides its run: the checkpoint and the evaluation."""
+    return {"step": trained, "size": FLAGS.size, "multiplier": FLAGS.multiplier, "clips": FLAGS.clips}
 
 
 def cached_results(workdir, trained):
-    """The results saved for this checkpoint, footage and hold-out, or None (then evaluate again)."""
+    """The results saved for this checkpoint and evaluation, or None (then evaluate again)."""
     return reports.load_results(pathlib.Path(workdir) / RESULTS_FILE, identity(trained))
-
-
-def previous_results(workdir):
-    """The last results saved for the run, whatever its checkpoint then ({} without any)."""
-    path = pathlib.Path(workdir) / RESULTS_FILE
-    return json.loads(path.read_text()).get("results", {}) if path.is_file() else {}
 
 
 def save_results(workdir, saved):
@@ -339,29 +441,59 @@ def save_results(workdir, saved):
 # ----------------------------------------------------------------------------- report
 
 
+def cell(results, name, digits=1):
+    """"value [low, high]" of results[name] and results[name + "_interval"]."""
+    return reports.with_interval(results[name], results[name + "_interval"], digits)
+
+
 def table(rows, ref):
     """The results table: real clips first (the scale), then per variant the untrained generator and the run."""
-    fid_train = ref["train_fid"]
-    lines = ["| clips | steps | s / step | FID vs held-out | frame change (mean ± std over clips) | clip spread "
-             "| PSNR of the other frames (dB) |",
-             "|---|---|---|---|---|---|---|",
-             f"| real, held-out (the reference) | – | – | 0 | {ref['held_change'].mean():.2f} ± "
-             f"{ref['held_change'].std():.2f} | {float(ref['held_spread']):.1f} | – |",
-             f"| real, training span | – | – | {fid_train:.1f} | {ref['train_change'].mean():.2f} ± "
-             f"{ref['train_change'].std():.2f} | {float(ref['train_spread']):.1f} | – |"]
+    held_change = float(ref["held_change"].mean())
+
+    def change(results, prefix=""):
+        return f"{cell(results, prefix + 'change', 2)} (x{results[prefix + 'change'] / held_change:.2f})"
+
+    lines = ["| clips | steps | s / step | FID vs held-out [95 %] | frame change [95 %] (x real) | diversity | "
+             "PSNR of the other frames [95 %] (dB) | best of 5 (dB) |",
+             "|---|---|---|---|---|---|---|---|",
+             f"| real, held-out (the reference) | – | – | 0 | {held_change:.2f} (x1.00) | "
+             f"{float(ref['held_diversity']):.1f} | – | – |",
+             f"| real, training clips | – | – | {ref['train_fid']:.1f} | {ref['train_change'].mean():.2f} "
+             f"(x{ref['train_change'].mean() / held_change:.2f}) | {float(ref['train_diversity']):.1f} | – | – |"]
     for key, name, saved in rows:
         results = saved["results"]
         conditional = "psnr" in results
-        lines.append(f"| ({key}) untrained generator | 0 | – | {results['untrained_fid']:.1f} | "
-                     f"{results['untrained_change']:.2f} ± {results['untrained_change_std']:.2f} | "
-                     f"{results['untrained_spread']:.1f} | – |")
+        lines.append(f"| ({key}) untrained generator | 0 | – | {cell(results, 'untrained_fid')} | "
+                     f"{change(results, 'untrained_')} | {results['untrained_diversity']:.1f} | "
+                     f"{cell(results, 'untrained_psnr', 2) if conditional else '–'} | – |")
         if conditional:
-            lines.append(f"| ({key}) baseline: the photo, still | – | – | {results['still_fid']:.1f} | 0.00 ± 0.00 | – "
-                         f"| {results['still_psnr']:.2f} |")
+            lines.append(f"| ({key}) baseline: the photo, still | – | – | – | 0.00 (x0.00) | – | "
+                         f"{cell(results, 'still_psnr', 2)} | – |")
         lines.append(f"| **({key}) {name}** | {saved['step']} | {reports.number(results['step_time'], 2)} | "
-                     f"**{results['fid']:.1f}** | {results['change']:.2f} ± {results['change_std']:.2f} | "
-                     f"{results['spread']:.1f} | {reports.number(results.get('psnr'), 2) if conditional else '–'} |")
+                     f"**{cell(results, 'fid')}** | {change(results)} | {results['diversity']:.1f} | "
+                     f"{cell(results, 'psnr', 2) if conditional else '–'} | "
+                     f"{cell(results, 'best_psnr', 2) if conditional else '–'} |")
     return lines
+
+
+def step_time_table():
+    """The quiet step times of --time_sizes (every size measured, at each multiplier timed), or []."""
+    path = pathlib.Path(FLAGS.runs) / TIMES_FILE
+    if not path.is_file():
+        return []
+    lines = ["| multiplier | clip | (a) WGAN s / step | (b) WGAN-GP | (c) conditional |", "|---|---|---|---|---|"]
+    machine = ""
+    for multiplier, saved in json.loads(path.read_text()).items():
+        info = saved["machine"]
+        machine = (f"{info['cpu_model']}, {info['cores']} cores ({', '.join(info['isa'])}), TensorFlow "
+                   f"{info['tensorflow']}, oneDNN {'on' if info['onednn'] else 'off'}, {info['policy']}, "
+                   f"batch {saved['batch']}")
+        for size, seconds in saved["seconds"].items():
+            chosen = "**" if size == FLAGS.size and float(multiplier) == FLAGS.multiplier else ""
+            lines.append(f"| {multiplier} | {chosen}{size}{chosen} | " + " | ".join(
+                f"{seconds[key]:.2f}" for key in VARIANTS) + " |")
+    return lines + ["", f"Machine: {machine}; 1 traced + 4 timed generator steps each (median), nothing else "
+                        "running."]
 
 
 def predictor_table(path):
@@ -377,82 +509,89 @@ def predictor_table(path):
     return table_lines
 
 
-def predictor_section(docs, predictor):
+def predictor_section(docs):
     lines = ["## Predictor", ""]
     table_path = docs / "relive_predictor_table.md"
     table_lines = predictor_table(table_path)
     if table_lines:
-        lines += [f"The table of [{table_path.name}]({table_path.name}), where the footage, the test video, the "
-                  "budget and what did and did not work are described:", "", *table_lines, ""]
+        lines += [f"The table of [{table_path.name}]({table_path.name}), where the split, the budget and what did "
+                  "and did not work are described:", "", *table_lines, ""]
     else:
-        lines += ["The LSTM predictor's table (copy-last as the first row; 1-, 5- and 10-step roll-outs in PSNR and "
-                  "SSIM on footage not trained on) goes to `relive_predictor_table.md` in this folder once written.",
-                  ""]
-    if predictor:
-        lines += [f"The photo above relived by the predictor in `{predictor['workdir']}` (step {predictor['step']}, "
-                  f"{predictor['size']}): top row the still photo, below it the photo followed by "
-                  f"{predictor['rollout']} predicted frames (8 evenly spaced frames shown).", "",
-                  f"![predictor photo](relive/{predictor['figure']})", ""]
+        lines += ["The predictors' table goes to `relive_predictor_table.md` in this folder once written.", ""]
     return lines
 
 
-def report(rows, ref, config, docs, predictor):
+def report(rows, ref, config, docs):
     """Writes docs/relive.md from the cached results of every evaluated variant."""
     path = docs / "relive.md"
-    info_fps = video_fps()
-    frames = sum(int(n) for n in ref["held_start"])
     held = len(ref["clips"]) * config.clip.num_frames
     lines = [
-        "# Reproducing (Re)Live Photos: WGAN, WGAN-GP and the conditional WGAN-GP",
+        "# Reproducing (Re)Live Photos: WGAN, WGAN-GP and the conditional WGAN-GP on human motion",
         "",
-        f"Footage: `{pathlib.Path(FLAGS.video).name}` ({info_fps:g} fps), centre-cropped to a square and "
-        f"resized. Trained on its first {frames} frames; every figure below is measured on the last "
-        f"{FLAGS.holdout:.0%}, never trained on ({len(ref['clips'])} non-overlapping clips, {held} frames). "
-        f"Clips of {size_of(config)} (frames x height x width).",
+        f"Footage split by whole clip (`reproduce/footage.py`: ASL signing, 30 fps, fixed camera). Trained on "
+        f"{footage.names(FLAGS.train)} ({int(ref['train_frames'].sum())} frames). Watched "
+        f"during training (validation FID) on {footage.names(FLAGS.validation)}. Every figure below is "
+        f"measured on {len(ref['clips'])} windows evenly spread over those validation clips and the test clip "
+        f"{footage.names(FLAGS.test)} ({int(ref['held_frames'].sum())} frames in all; overlapping windows, {held} frames counted), none "
+        f"ever trained on. Clips of {size_of(config)} (frames x height x width), the seed's networks with every "
+        f"width times {FLAGS.multiplier:g} (see Scale).",
         "",
         "## Commands",
         "",
-        "Each variant's run lives in `runs/reproduce_relive/<variant>` (git-ignored); the command that trained it "
-        "last, then the one that evaluated and wrote this report (the same command with a larger `--steps` resumes "
+        "Each variant's run lives in `runs/reproduce_relive/<size>_x<multiplier>/<variant>` (git-ignored); the "
+        "commands that trained them, then the one that evaluated and wrote this report (a larger `--steps` resumes "
         "and extends the runs):",
         "",
         "```",
     ]
     lines += sorted({saved["command"] for _, _, saved in rows if saved.get("command")})
-    lines += [report_command(), "```", "",
-              "## Figures", "",
+    lines += [report_command(), "```", ""]
+    times = step_time_table()
+    if times:
+        lines += ["## Scale", "",
+                  "Quiet step times (one generator step = 5 critic updates + 1 generator update) from "
+                  "`python -m reproduce.relive --time_sizes --multiplier=M`; the size trained is in bold:", "",
+                  *times, ""]
+    lines += ["## Figures", "",
               f"Every generator makes {len(ref['clips'])} clips from fixed noise (the conditional one around the "
-              "conditioning frames of the held-out clips), the same count as the held-out clips, so every FID below "
-              f"compares {held} frames with {held}. Scale: the training span's own frames against the held-out frames "
-              "(what a generator that reproduced the training footage exactly would score) and each architecture's "
-              "untrained generator (what zero training scores).",
+              f"middle frames of the held-out windows), so every FID compares {held} frames with {held}.",
               "",
-              "- **FID**: Inception pool features of every frame (resized to 299x299) against the held-out frames. "
-              "Few frames at a small size: the values are biased upwards; compare rows, not with published FIDs.",
-              "- **Frame change**: the mean absolute difference between consecutive frames of a clip, in uint8 levels "
-              "(0-255), averaged over clips; ± its standard deviation over clips (`relive.evaluate.frame_change`). "
-              "A generator that ignores time scores near 0, a flickering one far above the real clips.",
-              "- **Clip spread**: the standard deviation across clips of every pixel, averaged "
-              "(`relive.evaluate.clip_spread`); 0 = every clip the same (mode collapse).",
-              "- **PSNR of the other frames** (conditional only): the generated clip against the real held-out clip "
-              "around the same photo, over every frame except the photo itself; the baseline repeats the photo.",
-              "- **s / step**: median logged time of one generator step (critic.steps critic updates and one "
-              "generator update) on this machine, whatever else ran on it.",
+              "- **FID**: Inception pool features of every frame (resized to 299x299) against the held-out frames; "
+              "[95 %] is a bootstrap over the generated clips (200 resamples, the real set fixed). Few small frames: "
+              "the values are biased upwards; compare rows, not with published FIDs. The training clips' own "
+              "windows give the floor a generator that copied its training footage would reach.",
+              "- **Frame change**: the mean absolute difference between consecutive frames, in uint8 levels, mean "
+              "over clips [bootstrap over clips], and its ratio to the real held-out clips'. Near 0: a clip that "
+              "does not move; far above x1: flicker.",
+              "- **Diversity**: the mean over pairs of clips of the RMS distance (levels) between their temporal "
+              "means. Flicker averages out of a temporal mean (its share falls with 1/sqrt(frames)); a collapsed "
+              "generator scores 0.",
+              "- **PSNR of the other frames** (conditional only): the generated clip against the real held-out "
+              "clip around the same photo, over every frame but the photo, squared error pooled over clips "
+              "[bootstrap over clips]; the baseline repeats the photo. **Best of 5**: per clip the best of 5 "
+              "noise draws.",
+              "- **s / step**: median logged time of one generator step during the run (two runs shared the 2 "
+              "cores most of the time: slower than the quiet times above).",
               "", *table(rows, ref), ""]
-    curves = [(key, saved["results"].get("wasserstein")) for key, _, saved in rows]
-    if any(curve for _, curve in curves):
-        lines += ["The critic's estimate of the Wasserstein distance (`losses/wasserstein_distance`), averaged over "
-                  "each quarter of the logged run, as (last step of the quarter: value). Weight clipping bounds the "
-                  "critic, so (a)'s scale is not comparable with (b)'s and (c)'s; within a run a falling value is "
-                  "the critic finding less to tell apart.", ""]
-        lines += [f"- ({key}) " + ", ".join(f"{step}: {value:.3g}" for step, value in curve)
-                  for key, curve in curves if curve]
-        lines.append("")
-    histories = [(key, saved.get("history", []) + [[saved["step"], saved["results"]["fid"]]]) for key, _, saved in rows]
-    if any(len(history) > 1 for _, history in histories):
-        lines += ["FID vs held-out at each evaluated budget of the same run (step: FID):", ""]
-        lines += [f"- ({key}) " + ", ".join(f"{step}: {fid:.1f}" for step, fid in sorted(history))
-                  for key, history in histories]
+    conditional = [saved["results"] for key, _, saved in rows if "psnr" in saved["results"]]
+    if conditional:
+        lines += [f"Two noise draws for the same photo differ by {conditional[0]['draw_difference']:.1f} levels RMS "
+                  "(over whole clips).", ""]
+    curves = {key: saved["results"]["curve"] for key, _, saved in rows if saved["results"].get("curve")}
+    if curves:
+        figure = reports.save_figure(docs / "relive" / "wasserstein_fid", curves_figure(curves))
+        lines += ["## Does the critic's estimate track sample quality?", "",
+                  f"Validation FID ({FLAGS.eval_frames} frames at most of the {len(FLAGS.validation)} validation "
+                  "clips, fixed noise; red) "
+                  f"every {FLAGS.eval_every} steps, and the critic's Wasserstein estimate "
+                  f"(`losses/wasserstein_distance`, averaged over the {FLAGS.eval_every // 2} steps up to it; blue), "
+                  "each drawn to its own range:", "", f"![Wasserstein estimate and FID](relive/{figure.name})", "",
+                  "| variant | evaluated steps | Pearson r (estimate, FID) | Spearman rho |", "|---|---|---|---|"]
+        for key, _, saved in rows:
+            results = saved["results"]
+            if results.get("curve"):
+                lines.append(f"| ({key}) | {len(results['curve'])} | {reports.number(results['pearson'], 2)} | "
+                             f"{reports.number(results['spearman'], 2)} |")
         lines.append("")
     by_key = {key: (name, saved) for key, name, saved in rows}
     lines += ["## Samples", ""]
@@ -464,31 +603,25 @@ def report(rows, ref, config, docs, predictor):
                       f"![{key} samples](relive/{saved['results']['figures']['samples']})", ""]
     real_figure = reports.save_figure(docs / "relive" / "real_held_out",
                               strip_figure(ref["clips"][np.linspace(0, len(ref["clips"]) - 1, 8).round().astype(int)]))
-    lines += ["Real held-out clips for comparison (8 of them, evenly spread over the held-out span):", "",
+    lines += ["Real held-out windows for comparison (8, evenly spread over the held-out clips):", "",
               f"![real held-out clips](relive/{real_figure.name})", ""]
     if "c" in by_key:
         name, saved = by_key["c"]
-        figures = saved["results"]["figures"]
-        lines += [f"(c) {name}, step {saved['step']}: rows in pairs, a real held-out clip and the clip generated "
-                  "around its middle frame.", "", f"![c samples](relive/{figures['samples']})", ""]
-        if figures.get("photo"):
-            lines += ["## A photo relived", "",
-                      f"The photo: the middle frame of the held-out clip that moves most, {figures['photo_source']}, "
-                      "saved as a JPEG at the footage's resolution and read back as `run_scripts/relive_photo` reads "
-                      "a photo (centre crop, resize). Rows: the real clip around it, the still photo, and three "
-                      "clips the conditional model generates around it from other noise.", "",
-                      f"![photo relived](relive/{figures['photo']})", ""]
+        lines += [f"(c) {name}, step {saved['step']}: rows in pairs, a real held-out window and the clip generated "
+                  "around its middle frame.", "", f"![c samples](relive/{saved['results']['figures']['samples']})", ""]
     kept = reports.kept_section(path, NOTES_HEADING, "_To be written from the table and figures above._")
     lines += [reports.BEGIN_KEPT, *kept, reports.END_KEPT, ""]
-    return reports.write_report(path, lines + predictor_section(docs, predictor))
+    return reports.write_report(path, lines + predictor_section(docs))
 
 
 def report_command():
-    return reports.command_line("relive", drop=("--evaluate_only", "--variants"), prefix=["--evaluate_only"])
+    return reports.command_line("relive", drop=("--evaluate_only", "--variants", "--train_only"),
+                                prefix=["--evaluate_only"])
 
 
 def train_command(key):
-    return reports.command_line("relive", drop=("--evaluate_only", "--variants"), prefix=[f"--variants={key}"])
+    return reports.command_line("relive", drop=("--evaluate_only", "--variants", "--train_only"),
+                                prefix=[f"--variants={key}"])
 
 
 def main(argv):
@@ -497,17 +630,20 @@ def main(argv):
     from videocore import errors
     from videocore import metrics
 
-    cli.check_flags(choices=[("variants", VARIANTS)], positive=["steps"], fractions=["holdout"])
+    cli.check_flags(choices=[("variants", VARIANTS)], positive=["steps", "eval_every", "eval_frames", "clips"])
+    if FLAGS.time_sizes:
+        time_sizes()
+        return
     steps = variant_steps()
-    runs, docs = pathlib.Path(FLAGS.runs), pathlib.Path(FLAGS.docs)
+    runs, docs = run_folder(), pathlib.Path(FLAGS.docs)
     figures = docs / "relive"
-    ref = None
     variants = FLAGS.variants
     if FLAGS.evaluate_only:
         variants = [key for key in variants if (runs / key / "checkpoints").is_dir()]
         if not variants:
             raise errors.CheckpointError(f"{runs}: no run to evaluate of variants {','.join(FLAGS.variants)}; train "
                                          "them first (without --evaluate_only)")
+    ref = None
     for key in variants:
         name, _ = VARIANTS[key]
         workdir = runs / key
@@ -522,17 +658,16 @@ def main(argv):
                 print(f"({key}) stopped by {result.stopped_by}; run the same command to resume", flush=True)
                 return
             command = train_command(key)
+            (workdir / COMMAND_FILE).write_text(command + "\n")
+            if FLAGS.train_only:
+                continue
         trained = reports.trained_steps(workdir)
         saved = cached_results(workdir, trained)
         if saved is None:
             ref = ref or reference(config)
-            previous = previous_results(workdir)
-            # Earlier evaluations of the same run (fewer steps) stay as the run's FID history.
-            history = previous.get("history", []) if previous.get("size") == size_of(config) else []
-            if previous.get("size") == size_of(config) and previous.get("step") != trained:
-                history = history + [[previous["step"], previous["results"]["fid"]]]
-            saved = {"step": trained, "video": FLAGS.video, "holdout": FLAGS.holdout, "size": size_of(config),
-                     "command": command or previous.get("command"), "history": history,
+            command_file = workdir / COMMAND_FILE
+            saved = {"step": trained, "size": size_of(config),
+                     "command": command or (command_file.read_text().strip() if command_file.is_file() else None),
                      "results": evaluate_variant(key, config, workdir, ref, figures)}
             save_results(workdir, saved)
         elif command:
@@ -540,19 +675,19 @@ def main(argv):
             save_results(workdir, saved)
         results = saved["results"]
         print(f"({key}) {name}: step {trained}, FID {results['fid']:.1f} (untrained {results['untrained_fid']:.1f}), "
-              f"frame change {results['change']:.2f}, spread {results['spread']:.1f}", flush=True)
+              f"frame change {results['change']:.2f}, diversity {results['diversity']:.1f}", flush=True)
+    if FLAGS.train_only:
+        return
     # The report, with every variant evaluated so far (in this run or an earlier one).
     config = variant_config("a", FLAGS.steps)
     ref = ref or reference(config)
     ref["train_fid"] = metrics.frechet_distance_of_features(ref["train_features"], ref["held_features"])
     rows = []
     for key, (name, _) in VARIANTS.items():
-        workdir = runs / key
-        saved = cached_results(workdir, reports.trained_steps(workdir))
-        if saved is not None and saved.get("size") == size_of(config):
+        saved = cached_results(runs / key, reports.trained_steps(runs / key))
+        if saved is not None:
             rows.append((key, name, saved))
-    predictor = predictor_strip(config, figures)
-    print(f"wrote {report(rows, ref, config, docs, predictor)}", flush=True)
+    print(f"wrote {report(rows, ref, config, docs)}", flush=True)
 
 
 if __name__ == "__main__":

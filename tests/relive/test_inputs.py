@@ -61,3 +61,16 @@ def test_holdout_split_and_critic_batch_layout(tmp_path):
     np.testing.assert_array_equal(later.numpy(), following.numpy()[:1])
     with pytest.raises(errors.ConfigError, match="holdout"):
         inputs.frame_stores(_config("bundled:carphone", tmp_path / "cache", holdout_fraction=1.0))
+
+
+def test_validation_source_holds_out_whole_videos(tmp_path):
+    config = _config("bundled:carphone", tmp_path / "cache")
+    config.data.validation_source = "bundled:bikes"
+    stores, held_out = inputs.frame_stores(config, progress=False)
+    assert len(stores) == 1 and len(stores[0]) == 120  # carphone whole: nothing of it is held out
+    assert len(held_out) == 1 and str(held_out[0].source).endswith("bikes.mp4")
+    bikes, _ = inputs.frame_stores(_config("bundled:bikes", tmp_path / "cache"), progress=False)
+    np.testing.assert_array_equal(held_out[0].frames, bikes[0].frames)
+    config.data.holdout_fraction = 0.25
+    with pytest.raises(errors.ConfigError, match="validation_source"):
+        inputs.frame_stores(config, progress=False)
