@@ -352,24 +352,30 @@ def load_best(args, name, gain, root):
 # ----------------------------------------------------------------------------- the script
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("train", ",".join(footage.train_clips(with_room=False)), "Training footage (a relive data.source).")
-flags.DEFINE_string("validation", ",".join(footage.validation_clips()),
-                    "Validation footage, held out whole: every choice is made on it.")
-flags.DEFINE_string("test", ",".join(footage.test_clips()), "Test footage, scored once.")
-flags.DEFINE_list("models", list(TRAINED), f"Trained models: any of {', '.join(TRAINED)}.")
-flags.DEFINE_list("gains", ["0.25", "0.5", "0.75", "1.0"], "Candidate velocity gains (chosen on validation).")
-flags.DEFINE_integer("steps", 1800, "Steps of each motion predictor (predictor, predictor_zero_flow).")
-flags.DEFINE_integer("seed_steps", 3000, "Steps of the poster's LSTM predictor.")
-flags.DEFINE_float("seed_width", 0.25, "Every width of the poster's LSTM predictor (filters, units) times this.")
-flags.DEFINE_integer("eval_every", 50, "Validation roll-out (early stopping) and checkpoint every this many steps.")
-flags.DEFINE_integer("log_every", 10, "Losses and step times logged every this many steps.")
-flags.DEFINE_integer("hop", 1, "Frames between scored windows.")
-flags.DEFINE_integer("block", 12, "Consecutive windows per bootstrap block (at hop 1, windows 12 apart share no "
-                     "frame).")
-flags.DEFINE_bool("train_only", False, "Train (or resume) --models and stop.")
-flags.DEFINE_bool("score_only", False, "Train nothing: score the runs of --models already in --workdir.")
-flags.DEFINE_string("workdir", str(reports.REPO / "runs" / "reproduce_relive_predictor"),
-                    "Runs, the JSON and markdown tables and the strip go here.")
+
+
+def define_flags():
+    """The command's flags, defined when it runs (not on import: the tests import this module beside other
+    reproductions that define flags of the same names)."""
+    flags.DEFINE_string("train", ",".join(footage.train_clips(with_room=False)),
+                        "Training footage (a relive data.source).")
+    flags.DEFINE_string("validation", ",".join(footage.validation_clips()),
+                        "Validation footage, held out whole: every choice is made on it.")
+    flags.DEFINE_string("test", ",".join(footage.test_clips()), "Test footage, scored once.")
+    flags.DEFINE_list("models", list(TRAINED), f"Trained models: any of {', '.join(TRAINED)}.")
+    flags.DEFINE_list("gains", ["0.25", "0.5", "0.75", "1.0"], "Candidate velocity gains (chosen on validation).")
+    flags.DEFINE_integer("steps", 1800, "Steps of each motion predictor (predictor, predictor_zero_flow).")
+    flags.DEFINE_integer("seed_steps", 3000, "Steps of the poster's LSTM predictor.")
+    flags.DEFINE_float("seed_width", 0.25, "Every width of the poster's LSTM predictor (filters, units) times this.")
+    flags.DEFINE_integer("eval_every", 50, "Validation roll-out (early stopping) and checkpoint every this many steps.")
+    flags.DEFINE_integer("log_every", 10, "Losses and step times logged every this many steps.")
+    flags.DEFINE_integer("hop", 1, "Frames between scored windows.")
+    flags.DEFINE_integer("block", 12, "Consecutive windows per bootstrap block (at hop 1, windows 12 apart share no "
+                         "frame).")
+    flags.DEFINE_bool("train_only", False, "Train (or resume) --models and stop.")
+    flags.DEFINE_bool("score_only", False, "Train nothing: score the runs of --models already in --workdir.")
+    flags.DEFINE_string("workdir", str(reports.REPO / "runs" / "reproduce_relive_predictor"),
+                        "Runs, the JSON and markdown tables and the strip go here.")
 
 
 def main(argv):
@@ -466,4 +472,5 @@ def write_outputs(table, root, window, shown):
 
 
 if __name__ == "__main__":
+    define_flags()
     cli.run(main)
