@@ -106,7 +106,7 @@ def test_lucas_kanade_measures_a_subpixel_shift_and_zero_for_a_still_frame():
 def test_untrained_velocity_predictor_carries_the_motion_on_and_beats_copying():
     config = _motion_config()
     config.clip.frame_size = 32
-    assert config.predictor.velocity == "lucas_kanade" and config.predictor.velocity_gain == 0.5
+    assert config.predictor.velocity == "lucas_kanade" and config.predictor.velocity_gain == 0.75
     config.predictor.velocity_gain = 1.0  # a steady pan continues at full speed
     predictor = models.frame_predictor(config)
     texture, shift = _texture(48, seed=3), 0.5
