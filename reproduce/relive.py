@@ -586,11 +586,14 @@ def report(rows, ref, config, docs):
                   f"every {FLAGS.eval_every} steps, and the critic's Wasserstein estimate "
                   f"(`losses/wasserstein_distance`, averaged over the {FLAGS.eval_every // 2} steps up to it; blue), "
                   "each drawn to its own range:", "", f"![Wasserstein estimate and FID](relive/{figure.name})", "",
-                  "| variant | evaluated steps | Pearson r (estimate, FID) | Spearman rho |", "|---|---|---|---|"]
+                  "| variant | evaluated steps with an estimate | Pearson r (estimate, FID) | Spearman rho |",
+                  "|---|---|---|---|"]
         for key, _, saved in rows:
             results = saved["results"]
             if results.get("curve"):
-                lines.append(f"| ({key}) | {len(results['curve'])} | {reports.number(results['pearson'], 2)} | "
+                steps = [step for step, _, estimate in results["curve"] if np.isfinite(estimate)]
+                lines.append(f"| ({key}) | {len(steps)} ({min(steps)}-{max(steps)}) | "
+                             f"{reports.number(results['pearson'], 2)} | "
                              f"{reports.number(results['spearman'], 2)} |")
         lines.append("")
     by_key = {key: (name, saved) for key, name, saved in rows}
