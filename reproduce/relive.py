@@ -240,13 +240,6 @@ def curves_figure(curves, width=300, height=160, margin=28):
 # ----------------------------------------------------------------------------- measurements
 
 
-def frames_of(clips):
-    """(N, T, H, W, 3) float in [-1, 1] -> (N*T, H, W, 3) uint8."""
-    from relive import evaluate
-
-    return evaluate.frames_of(clips)
-
-
 def held_out_config(config):
     """`config` reading the validation clips and the test clip as its (training-free) source."""
     held = config.copy_and_resolve_references()
@@ -275,8 +268,8 @@ def reference(config):
             return {name: saved[name] for name in saved.files if name != "key"} | {"clips": clips}
     train_clips = inputs.first_clips(config, train_stores, FLAGS.clips)
     values = {
-        "held_features": metrics.inception_features(frames_of(clips)),
-        "train_features": metrics.inception_features(frames_of(train_clips)),
+        "held_features": metrics.inception_features(evaluate.frames_of(clips)),
+        "train_features": metrics.inception_features(evaluate.frames_of(train_clips)),
         "held_change": evaluate.frame_change(clips), "train_change": evaluate.frame_change(train_clips),
         "held_diversity": np.float64(evaluate.temporal_mean_diversity(clips)),
         "train_diversity": np.float64(evaluate.temporal_mean_diversity(train_clips)),
@@ -322,7 +315,7 @@ def clip_figures(clips, ref, prefix):
     from relive import evaluate
     from videocore import metrics
 
-    features = metrics.inception_features(frames_of(clips))
+    features = metrics.inception_features(evaluate.frames_of(clips))
     fid, fid_interval = fid_with_interval(features, ref["held_features"], clips.shape[1])
     change = evaluate.frame_change(clips)
     return {f"{prefix}fid": fid, f"{prefix}fid_interval": fid_interval, f"{prefix}change": float(change.mean()),
