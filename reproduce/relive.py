@@ -57,7 +57,8 @@ flags.DEFINE_list("train", footage.train_clips(with_room=False), "Training video
                   "training clips).")
 flags.DEFINE_list("validation", footage.validation_clips(), "Validation videos, held out whole (default: 4 ASL clips).")
 flags.DEFINE_list("test", footage.test_clips(), "Test videos, held out whole (default: walk.mkv).")
-flags.DEFINE_string("size", "16x32x32", "Clip frames x height x width (the seed's is 32x64x64).")
+flags.DEFINE_string("size", "16x64x64", "Clip frames x height x width (the seed's is 32x64x64; 16x64x64 is the largest whose "
+                    "quiet step fits 1.5 s on the 2-core machines at --multiplier=0.125).")
 flags.DEFINE_float("multiplier", 0.125, "Every width of the seed's networks times this.")
 flags.DEFINE_integer("steps", 2000, "Generator steps per variant (each with critic.steps critic updates).")
 flags.DEFINE_list("variant_steps", [], "Per-variant step counts overriding --steps, e.g. a=1200,c=600.")
@@ -397,6 +398,91 @@ def evaluate_variant(key, config, workdir, ref, figures):
     return results
 
 
+PROBES = (
+    ("real", "training windows, unaltered"),
+    ("shuffled", "the same, frames shuffled in time"),
+    ("still", "the same, first frame held still"),
+    ("flicker", "the same + grain redrawn every frame"),
+    ("grain", "the same + one grain held over the clip"),
+    ("generated", "the generator's clips"),
+    ("held", "real held-out windows (never trained on)"),
+)
+
+
+def critic_probe(config, workdir, ref):
+    """Does the trained critic punish flicker? Its scores (higher = more real) of --clips windows of the
+    training clips (what it learnt to call real), of copies of them with time broken (frames shuffled, or
+    the first frame held still) or Gaussian grain added, either redrawn every frame (flicker as strong as
+    the generator's: sigma = its frame change x sqrt(pi) / 2, the mean absolute difference of two independent
+    draws) or one draw held over the clip, and of the generator's clips (the conditional ones around the
+    same windows' middle frames, which its critic is given throughout), and of the held-out windows of `ref`
+    (does it still call real footage real when it never trained on it?).
+    Returns {probe: {"score", "shift", "shift_interval", "change"}}: the mean score, the mean change of
+    each clip's score against its unaltered window with a bootstrap interval over clips, and the mean frame
+    change (levels)."""
+    from relive import evaluate
+    from relive import inputs
+    from relive import models
+    from relive import sample
+    from videocore import workdir as workdirs
+
+    train_stores, _ = inputs.frame_stores(config, progress=False)
+    real = np.asarray(inputs.first_clips(config, train_stores, FLAGS.clips), np.float32)
+    config = sample.run_config(config, workdir)
+    conditional = config.model == "conditional"
+    critic = (models.conditional_critic if conditional else models.video_critic)(config)
+    workdirs.restore(workdir, {"critic": critic}, sample.KIND)
+    generator = sample.load_networks(config, workdir)["generator"]
+    photos = models.condition_frame(real, config.clip.condition_frame) if conditional else None
+    generated = sample.generate(generator, sample.fixed_noise(config, len(real), seed=NOISE_SEED), photos)
+    held = np.asarray(ref["clips"][:len(real)], np.float32)
+    rng = np.random.default_rng(NOISE_SEED)
+    sigma = float(evaluate.frame_change(generated).mean()) * math.sqrt(math.pi) / 2 / 127.5
+    clips = {
+        "real": real,
+        "shuffled": np.stack([clip[rng.permutation(len(clip))] for clip in real]),
+        "still": np.repeat(real[:, :1], real.shape[1], axis=1),
+        "flicker": np.clip(real + sigma * rng.standard_normal(real.shape, dtype=np.float32), -1, 1),
+        "grain": np.clip(real + sigma * rng.standard_normal(real[:, :1].shape, dtype=np.float32), -1, 1),
+        "generated": generated,
+        "held": held,
+    }
+    given = {name: photos for name in clips}
+    if conditional:
+        given["held"] = models.condition_frame(held, config.clip.condition_frame)
+    scores = {}
+    for name, _ in PROBES:
+        batches = []
+        for start in range(0, len(clips[name]), 16):
+            inputs_ = clips[name][start:start + 16]
+            batches.append(critic([inputs_, given[name][start:start + 16]] if conditional else inputs_,
+                                  training=False))
+        scores[name] = np.concatenate([np.asarray(batch, np.float64).reshape(-1) for batch in batches])
+    results = {}
+    for name, _ in PROBES:
+        shift = scores[name] - scores["real"][:len(scores[name])]  # generated, held: not the same windows
+        results[name] = {"score": float(scores[name].mean()), "shift": float(shift.mean()),
+                         "shift_interval": reports.bootstrap_interval(shift),
+                         "change": float(evaluate.frame_change(clips[name]).mean())}
+    return results
+
+
+def probe_table(rows):
+    """Per variant, the critic's mean score of each probe and its change against the unaltered windows."""
+    lines = ["| critic of | clips scored | frame change (levels) | mean critic score | change against the "
+             "unaltered windows [95 %] |", "|---|---|---|---|---|"]
+    for key, _, saved in rows:
+        probe = saved["results"].get("probe")
+        if not probe:
+            continue
+        for name, label in PROBES:
+            values = probe[name]
+            shift = "–" if name == "real" else cell(values, "shift", 3 if key == "a" else 2)
+            lines.append(f"| ({key}) | {label} | {values['change']:.2f} | "
+                         f"{values['score']:.{3 if key == 'a' else 2}f} | {shift} |")
+    return lines
+
+
 def write_figures(key, config, generator, ref, figures):
     """The variant's sample strip: 8 clips from the run's own sample noise; for the conditional model
     real | generated pairs around 4 held-out photos."""
@@ -563,8 +649,8 @@ def report(rows, ref, config, docs):
               "clip around the same photo, over every frame but the photo, squared error pooled over clips "
               "[bootstrap over clips]; the baseline repeats the photo. **Best of 5**: per clip the best of 5 "
               "noise draws.",
-              "- **s / step**: median logged time of one generator step during the run (two runs shared the 2 "
-              "cores most of the time: slower than the quiet times above).",
+              "- **s / step**: median logged time of one generator step during the run (slower than the quiet "
+              "times above while another process shared the cores).",
               "", *table(rows, ref), ""]
     conditional = [saved["results"] for key, _, saved in rows if "psnr" in saved["results"]]
     if conditional:
@@ -589,6 +675,19 @@ def report(rows, ref, config, docs):
                              f"{reports.number(results['pearson'], 2)} | "
                              f"{reports.number(results['spearman'], 2)} |")
         lines.append("")
+    probes = probe_table(rows)
+    if len(probes) > 2:
+        lines += ["## Does the critic punish flicker?", "",
+                  f"Each trained critic scores {FLAGS.clips} windows of the training clips (what it learnt to call "
+                  "real), copies of them with time broken or grain added, and its generator's clips. The grain is "
+                  "Gaussian, with the standard deviation that makes frame-to-frame change as large as the "
+                  "generator's: redrawn every frame it is flicker, drawn once and held it is a still texture. A "
+                  "critic that teaches the generator not to flicker scores the flickering copies well below the "
+                  "unaltered windows, and below the held grain. Changes are per clip, against the same window "
+                  "unaltered (the conditional critic is given that window's real middle frame throughout). The "
+                  "held-out windows and the unconditional generators' clips are not copies of the training "
+                  "windows: for them only the mean change means anything:", "",
+                  *probes, ""]
     by_key = {key: (name, saved) for key, name, saved in rows}
     lines += ["## Samples", ""]
     for key in ("a", "b"):
@@ -668,6 +767,10 @@ def main(argv):
             save_results(workdir, saved)
         elif command:
             saved["command"] = command
+            save_results(workdir, saved)
+        if "probe" not in saved["results"]:  # added after the first evaluations: computed once, then cached
+            ref = ref or reference(config)
+            saved["results"]["probe"] = critic_probe(config, workdir, ref)
             save_results(workdir, saved)
         results = saved["results"]
         print(f"({key}) {name}: step {trained}, FID {results['fid']:.1f} (untrained {results['untrained_fid']:.1f}), "

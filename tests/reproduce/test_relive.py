@@ -49,6 +49,16 @@ def test_quick_reproduction_writes_the_report_keeps_notes_and_resumes(tmp_path):
     assert len(re.findall(r"^\| \(\w\) untrained generator \| 0 \|", report, re.M)) == 2
     assert re.search(rf"^\| \(c\) baseline: the photo, still \| .* \| {interval} \| – \|$", report, re.M)
     assert re.search(r"^\| \(a\) \| 2 \(2-4\) \| ", report, re.M)  # FID at steps 2 and 4 beside the estimate
+    # The critic probe: each run's critic scores training windows, copies with time broken or grain, generated clips.
+    probes = re.findall(r"^\| \((\w)\) \| ([^|]+) \| ([\d.]+) \| (-?[\d.]+) \| ([^|]+) \|$",
+                        report.split("## Does the critic punish flicker?")[1], re.M)
+    assert [key for key, *_ in probes] == ["a"] * 7 + ["c"] * 7
+    rows = {(key, label.strip()): (float(change), shift.strip()) for key, label, change, _, shift in probes}
+    for key in "ac":
+        assert rows[(key, "training windows, unaltered")][1] == "–"
+        assert rows[(key, "the same, first frame held still")][0] == 0.0
+        assert rows[(key, "the same + grain redrawn every frame")][0] > rows[(key, "training windows, unaltered")][0]
+        assert re.fullmatch(r"-?[\d.]+ \[-?[\d.]+, -?[\d.]+\]", rows[(key, "the generator's clips")][1])
     assert "(b)" not in report.split("## Samples")[1].split("## Predictor")[0]
     figures = sorted(path.name for path in (docs / "relive").iterdir())
     assert {"a_samples", "c_samples", "real_held_out", "wasserstein_fid"} == {name.split(".")[0] for name in figures}
