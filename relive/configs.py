@@ -180,7 +180,8 @@ def demo():
     ~4 min there with oneDNN off (float32, the 3D convolutions as 2D sums).
 
     The networks are the seed's with every width x 1/8 at 16x32x32 and the optimizer is the WGAN-GP
-    paper's (Adam 1e-4, betas (0, 0.9)): what docs/reproduction/relive.md trained on human motion, where
+    paper's (Adam 1e-4, betas (0, 0.9)): what docs/reproduction/relive.md trained on human motion as its
+    16x32x32 comparison (its main runs, 16x64x64, cost 2-3x more a step and came no closer to footage), where
     most of the FID drop came in the first 250 steps. Only the batch (8, not 16) and the footage differ."""
     config = seed()
     config.data.source = "bundled:carphone"
