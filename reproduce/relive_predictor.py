@@ -11,7 +11,8 @@ Its table and roll-out strip are what docs/reproduction/relive_predictor_table.m
 
 Footage (reproduce/footage.py), split by whole clip: the 11 training ASL clips train (not the room
 video), the 4 validation ASL clips are held out whole (data.validation_source) and every choice is
-made on them, walk.mkv is the test clip, scored once at the end. Frames of 32x32 (the predictor preset).
+made on them, walk.mkv is the test clip, scored once at the end. Frames of --frame_size (the predictor
+preset's 32x32 by default).
 Every window of 2 + 10 consecutive frames (--hop apart) is scored: 2 frames given, then 10 each
 predicted from the model's own earlier predictions.
 
@@ -35,7 +36,7 @@ Rows (each on validation and on test):
                        (predictor.velocity="none": it starts at copying the last frame);
   seed                 the poster's LSTM predictor (relive/configs.py:seed, teacher-forced, L2, its Adam)
                        with every width times --seed_width (1/4: filters 16-128, 256 LSTM units), clips of
-                       2 + 10 frames of 32x32, batch 8 (--seed_steps).
+                       2 + 10 frames of --frame_size, batch 8 (--seed_steps).
 Scores: PSNR in dB of the mean squared error over windows (uint8 levels; pooled, so finite unless every
 window is exact) and the mean SSIM over windows, at roll-out steps 1, 5 and 10, each with a 95 %
 moving-block bootstrap interval over windows (blocks of --block consecutive windows: windows --hop 1
@@ -44,6 +45,7 @@ apart share frames). Written to <workdir>/predictor_table.json (with the per-win
 and resume from there.
 """
 
+import functools
 import json
 import pathlib
 import time
@@ -103,6 +105,7 @@ def _held_out_by_clip(config, args):
 
 def predictor_config(args, gain):
     config = configs.predictor()
+    config.clip.frame_size = args.frame_size
     config.loop.num_steps = args.steps
     config.predictor.velocity_gain = gain
     return _held_out_by_clip(config, args)
@@ -124,7 +127,7 @@ def seed_config(args, gain):
     spec.filters = tuple(max(1, round(width * args.seed_width)) for width in spec.filters)
     spec.units = max(1, round(spec.units * args.seed_width))
     config.clip.num_frames = CONTEXT + max(STEPS)
-    config.clip.frame_size = FRAME_SIZE
+    config.clip.frame_size = args.frame_size
     config.loop.batch_size = 8
     config.loop.num_steps = args.seed_steps
     return _held_out_by_clip(config, args)
@@ -147,20 +150,22 @@ def labels(gains, seed_width):
 # ----------------------------------------------------------------------------- footage and baselines
 
 
-def windows_of(source, hop):
+def windows_of(source, hop, size=FRAME_SIZE):
     """Every 2 + 10-frame window of every video of `source` (a relive data.source string), hop frames
-    apart, video after video: (N, 12, 32, 32, 3) uint8."""
+    apart, video after video, frames size x size: (N, 12, size, size, 3) uint8."""
     windows = []
     for path in inputs.source_paths(source):
-        store = framestore.FrameStore.open_or_build(path, size=(FRAME_SIZE, FRAME_SIZE), aspect="1:1",
+        store = framestore.FrameStore.open_or_build(path, size=(size, size), aspect="1:1",
                                                     progress=False)
         windows.append(evaluate.video_windows(store.frames, CONTEXT + max(STEPS), hop=hop))
     return np.concatenate(windows)
 
 
-def lucas_kanade_start(gain):
-    """The untrained motion predictor at velocity gain `gain`: Lucas-Kanade velocity carried on."""
+def lucas_kanade_start(gain, size=FRAME_SIZE):
+    """The untrained motion predictor at velocity gain `gain` on frames size x size: Lucas-Kanade velocity
+    carried on."""
     config = configs.predictor()
+    config.clip.frame_size = size
     config.predictor.velocity_gain = gain
     return motion.motion_predictor(config)
 
@@ -369,6 +374,8 @@ def define_flags():
     flags.DEFINE_float("seed_width", 0.25, "Every width of the poster's LSTM predictor (filters, units) times this.")
     flags.DEFINE_integer("eval_every", 50, "Validation roll-out (early stopping) and checkpoint every this many steps.")
     flags.DEFINE_integer("log_every", 10, "Losses and step times logged every this many steps.")
+    flags.DEFINE_integer("frame_size", FRAME_SIZE, "Frame side of every window and model (the preset's 32; the "
+                         "seed's is 64).")
     flags.DEFINE_integer("hop", 1, "Frames between scored windows.")
     flags.DEFINE_integer("block", 12, "Consecutive windows per bootstrap block (at hop 1, windows 12 apart share no "
                          "frame).")
@@ -382,7 +389,7 @@ def main(argv):
     del argv
     args = FLAGS
     cli.check_flags(choices=[("models", TRAINED)], positive=["steps", "seed_steps", "seed_width", "eval_every",
-                                                             "log_every", "hop", "block"])
+                                                             "frame_size", "log_every", "hop", "block"])
     if args.train_only and args.score_only:
         raise errors.ConfigError("--train_only and --score_only exclude each other")
     try:
@@ -394,10 +401,11 @@ def main(argv):
         for name in args.models:  # fail before any scoring work
             check_trained(root / name, name)
 
-    validation = windows_of(args.validation, args.hop)
+    validation = windows_of(args.validation, args.hop, args.frame_size)
+    start = functools.partial(lucas_kanade_start, size=args.frame_size)
     chosen, gain_psnrs = {}, {}
     if not args.train_only or "predictor" in args.models:
-        chosen["lucas_kanade"], gain_psnrs["lucas_kanade"] = choose_gain(lucas_kanade_start, validation, gains)
+        chosen["lucas_kanade"], gain_psnrs["lucas_kanade"] = choose_gain(start, validation, gains)
         print(f"Lucas-Kanade gain {chosen['lucas_kanade']:g} ({_choice_text(gain_psnrs['lucas_kanade'])})")
     gain = chosen.get("lucas_kanade", configs.predictor().predictor.velocity_gain)  # (only `predictor` uses it)
     runs = {}
@@ -409,14 +417,15 @@ def main(argv):
 
     chosen["dis"], gain_psnrs["dis"] = choose_gain(FlowExtrapolation, validation, gains)
     print(f"DIS gain {chosen['dis']:g} ({_choice_text(gain_psnrs['dis'])})")
-    predictors = {"untrained": lucas_kanade_start(gain), "lucas_kanade_1": lucas_kanade_start(1.0),
+    predictors = {"untrained": start(gain), "lucas_kanade_1": start(1.0),
                   "dis": FlowExtrapolation(chosen["dis"])}
     for name in args.models:
         predictors[name], facts = load_best(args, name, gain, root)
         runs[name] = {**facts, **runs.get(name, {})}
-    windows = {"validation": validation, "test": windows_of(args.test, args.hop)}
+    windows = {"validation": validation, "test": windows_of(args.test, args.hop, args.frame_size)}
     table = {"footage": {"train": args.train, "validation": args.validation, "test": args.test},
-             "windows": {split: len(windows[split]) for split in SPLITS}, "hop": args.hop, "block": args.block,
+             "windows": {split: len(windows[split]) for split in SPLITS}, "frame_size": args.frame_size,
+             "hop": args.hop, "block": args.block,
              "context_frames": CONTEXT, "rollout_steps": list(STEPS), "scores": PSNR_TEXT,
              "gain_choice": {"criterion": f"best validation PSNR at roll-out step {CHOICE_STEP}", "chosen": chosen,
                              "validation_psnr": {kind: {f"{candidate:g}": db for candidate, db in values.items()}

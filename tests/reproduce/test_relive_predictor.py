@@ -54,7 +54,7 @@ def test_trains_then_scores_every_row_on_validation_and_test(tmp_path):
     with pytest.raises(errors.CheckpointError, match="no trained predictor run"):  # what --score_only checks first
         relive_predictor.check_trained(tmp_path / "predictor", "predictor")
     footage = ["--train=bundled:bigbuckbunny", "--validation=bundled:bikes", "--test=bundled:carphone", "--hop=6",
-               "--models=predictor,seed", f"--workdir={tmp_path}"]
+               "--models=predictor,seed", f"--workdir={tmp_path}", "--frame_size=16"]
     trained = run(*footage, "--train_only", "--steps=2", "--seed_steps=2", "--seed_width=0.125", "--eval_every=2")
     assert trained.returncode == 0, trained.stderr[-3000:]
     assert (tmp_path / "predictor" / "best").is_dir() and (tmp_path / "seed" / "best").is_dir()
@@ -67,7 +67,9 @@ def test_trains_then_scores_every_row_on_validation_and_test(tmp_path):
     psnrs = {float(gain): db for gain, db in choice["validation_psnr"]["lucas_kanade"].items()}
     assert sorted(psnrs) == list(GAINS) and choice["chosen"]["lucas_kanade"] == max(psnrs, key=psnrs.get)
     assert choice["chosen"]["dis"] in GAINS
-    assert table["windows"]["test"] == len(range(0, 120 - 12 + 1, 6))
+    assert table["windows"]["test"] == len(range(0, 120 - 12 + 1, 6)) and table["frame_size"] == 16
+    for name in ("predictor", "seed"):  # trained on the frames scored
+        assert json.loads((tmp_path / name / "config.json").read_text())["clip"]["frame_size"] == 16
     assert table["runs"]["predictor"]["steps"] == 2 and table["runs"]["predictor"]["velocity_gain"] == \
         choice["chosen"]["lucas_kanade"]
     assert table["runs"]["seed"]["units"] == 128
