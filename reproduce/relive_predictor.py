@@ -7,12 +7,13 @@ Its table and roll-out strip are what docs/reproduction/relive_predictor_table.m
     python -m reproduce.relive_predictor --models=seed --train_only
     python -m reproduce.relive_predictor --score_only                               # the table, from those runs
     python -m reproduce.relive_predictor [--steps=N] [--seed_steps=3000]            # train (or resume), then score
-        [--train=A.mkv,B.mkv] [--validation=C.mkv] [--test=walk.mkv] [--workdir=runs/reproduce_relive_predictor]
+        [--train=A.mkv,B.mkv] [--validation=C.mkv] [--test=walk.mkv] [--frame_size=64]
+        [--workdir=runs/reproduce_relive_predictor_<frame_size>]
 
 Footage (reproduce/footage.py), split by whole clip: the 11 training ASL clips train (not the room
 video), the 4 validation ASL clips are held out whole (data.validation_source) and every choice is
 made on them, walk.mkv is the test clip, scored once at the end. Frames of --frame_size (the predictor
-preset's 32x32 by default).
+preset's 64x64 by default; the report's comparison runs are at --frame_size=32).
 Every window of 2 + 10 consecutive frames (--hop apart) is scored: 2 frames given, then 10 each
 predicted from the model's own earlier predictions.
 
@@ -374,15 +375,15 @@ def define_flags():
     flags.DEFINE_float("seed_width", 0.25, "Every width of the poster's LSTM predictor (filters, units) times this.")
     flags.DEFINE_integer("eval_every", 50, "Validation roll-out (early stopping) and checkpoint every this many steps.")
     flags.DEFINE_integer("log_every", 10, "Losses and step times logged every this many steps.")
-    flags.DEFINE_integer("frame_size", FRAME_SIZE, "Frame side of every window and model (the preset's 32; the "
-                         "seed's is 64).")
+    flags.DEFINE_integer("frame_size", FRAME_SIZE, "Frame side of every window and model (the preset's and the "
+                         "seed's 64).")
     flags.DEFINE_integer("hop", 1, "Frames between scored windows.")
     flags.DEFINE_integer("block", 12, "Consecutive windows per bootstrap block (at hop 1, windows 12 apart share no "
                          "frame).")
     flags.DEFINE_bool("train_only", False, "Train (or resume) --models and stop.")
     flags.DEFINE_bool("score_only", False, "Train nothing: score the runs of --models already in --workdir.")
-    flags.DEFINE_string("workdir", str(reports.REPO / "runs" / "reproduce_relive_predictor"),
-                        "Runs, the JSON and markdown tables and the strip go here.")
+    flags.DEFINE_string("workdir", "", "Runs, the JSON and markdown tables and the strip go here (default "
+                        "runs/reproduce_relive_predictor_<frame_size> in the repository).")
 
 
 def main(argv):
@@ -396,7 +397,7 @@ def main(argv):
         gains = sorted({float(gain) for gain in args.gains})
     except ValueError:
         raise errors.ConfigError(f"--gains={','.join(args.gains)}: not numbers") from None
-    root = pathlib.Path(args.workdir)
+    root = pathlib.Path(args.workdir or reports.REPO / "runs" / f"reproduce_relive_predictor_{args.frame_size}")
     if args.score_only:
         for name in args.models:  # fail before any scoring work
             check_trained(root / name, name)
@@ -439,6 +440,7 @@ def main(argv):
             shown = {name: predictions[name][middle] for name in STRIP_ROWS if name in predictions}
             strip_window = windows[split][middle]
     if "predictor" in predictors:
+        table["validation_headline"] = headline(table, "validation")
         table["headline"] = headline(table)
     write_outputs(table, root, strip_window, shown)
 
@@ -470,11 +472,12 @@ def write_outputs(table, root, window, shown):
     strip_image(window, shown, root / "predictor_rollout.jpg")
     print()
     print("\n".join(lines))
-    if "headline" in table:
-        parts = table["headline"]
-        print(f"\ntest, PSNR {CHOICE_STEP} (dB): " + "; ".join(
-            f"{key} {reports.with_interval(parts[key]['db'], parts[key]['interval'])}"
-            for key in ("lead", "from_start", "from_training")))
+    for split, key in (("validation", "validation_headline"), ("test", "headline")):
+        if key in table:
+            parts = table[key]
+            print(f"{split}, PSNR {CHOICE_STEP} (dB): " + "; ".join(
+                f"{part} {reports.with_interval(parts[part]['db'], parts[part]['interval'])}"
+                for part in ("lead", "from_start", "from_training")))
     print(f"strip rows: truth, {', '.join(shown)}; columns: last given frame, roll-out steps "
           f"{', '.join(map(str, STEPS))}: {root / 'predictor_rollout.jpg'}")
     print(f"wrote {root / 'predictor_table.json'} and {root / 'predictor_table.md'}")
