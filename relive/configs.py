@@ -239,9 +239,9 @@ def predictor():
     at zero; trained on its own 10-frame roll-outs after 2 given frames on the per-frame log error,
     with flips and time reversal, keeping the checkpoint with the lowest held-out roll-out error.
     Frames of the seed's 64x64: on the ASL validation clips training added +0.53 dB over the untrained
-    start at 5 roll-out steps there, against +0.12 at 32x32 (0.96 s a step beside another run on the
-    2-core EPYC, against 0.23 s at 32x32). reproduce/relive_predictor.py trains it on several clips and
-    tests it on another one.
+    start at 5 roll-out steps there, against +0.12 at 32x32 (a quiet step on the 2-core EPYC: 0.74 s,
+    against 0.19 s at 32x32). reproduce/relive_predictor.py trains it on several clips and tests it on
+    another one.
     """
     config = seed()
     config.model = "predictor"

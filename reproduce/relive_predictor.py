@@ -263,7 +263,7 @@ def choose_gain(make, windows, gains):
     return max(psnrs, key=psnrs.get), psnrs
 
 
-def headline(table, split="test", step=CHOICE_STEP):
+def headline(table, split, step=CHOICE_STEP):
     """Where the trained predictor's PSNR lead over copying the last frame (at roll-out `step` on `split`)
     comes from: {"lead": trained - copy, "from_start": untrained - copy, "from_training": trained - untrained},
     each {"db": value, "interval": [low, high]}: dB, 95 % moving-block bootstrap with the windows of the
@@ -440,8 +440,7 @@ def main(argv):
             shown = {name: predictions[name][middle] for name in STRIP_ROWS if name in predictions}
             strip_window = windows[split][middle]
     if "predictor" in predictors:
-        table["validation_headline"] = headline(table, "validation")
-        table["headline"] = headline(table)
+        table["headline"] = {split: headline(table, split) for split in SPLITS}
     write_outputs(table, root, strip_window, shown)
 
 
@@ -472,12 +471,10 @@ def write_outputs(table, root, window, shown):
     strip_image(window, shown, root / "predictor_rollout.jpg")
     print()
     print("\n".join(lines))
-    for split, key in (("validation", "validation_headline"), ("test", "headline")):
-        if key in table:
-            parts = table[key]
-            print(f"{split}, PSNR {CHOICE_STEP} (dB): " + "; ".join(
-                f"{part} {reports.with_interval(parts[part]['db'], parts[part]['interval'])}"
-                for part in ("lead", "from_start", "from_training")))
+    for split, parts in table.get("headline", {}).items():
+        print(f"{split}, PSNR {CHOICE_STEP} (dB): " + "; ".join(
+            f"{key} {reports.with_interval(parts[key]['db'], parts[key]['interval'])}"
+            for key in ("lead", "from_start", "from_training")))
     print(f"strip rows: truth, {', '.join(shown)}; columns: last given frame, roll-out steps "
           f"{', '.join(map(str, STEPS))}: {root / 'predictor_rollout.jpg'}")
     print(f"wrote {root / 'predictor_table.json'} and {root / 'predictor_table.md'}")

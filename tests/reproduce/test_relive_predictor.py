@@ -81,10 +81,10 @@ def test_trains_then_scores_every_row_on_validation_and_test(tmp_path):
                 low, high = row[f"{key}_interval"]
                 assert low <= row[key] <= high < float("inf"), (split, name, key)
             assert np.shape(table["per_window"][split][name]["mse"]) == (table["windows"][split], 3)
-    for key in ("validation_headline", "headline"):  # the validation one is what the size and gain were chosen on
-        parts = table[key]
+    for split in ("validation", "test"):  # the validation one is what the size and gain were chosen on
+        parts = table["headline"][split]
         np.testing.assert_allclose(parts["lead"]["db"], parts["from_start"]["db"] + parts["from_training"]["db"])
-    assert table["validation_headline"]["lead"]["db"] != table["headline"]["lead"]["db"]
+    assert table["headline"]["validation"]["lead"]["db"] != table["headline"]["test"]["lead"]["db"]
     assert "validation, PSNR 5 (dB): lead" in scored.stdout and "test, PSNR 5 (dB): lead" in scored.stdout
     assert "| copy the last frame | test |" in scored.stdout
     assert "| predictor (trained) | validation |" in (tmp_path / "predictor_table.md").read_text()
